@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Configure (tinyconfig + fragments) and build a kernel tree.
+#
+#   scripts/build-kernel.sh <srcdir> [extra fragment...]
+# Output: <srcdir>/.kho-out/arch/x86/boot/bzImage. Extra make flags via
+# KMAKEFLAGS. The output lives inside the tree so that ccache (with the tree
+# as its base directory) hits across trees, e.g. the series and the base.
+. "$(dirname "$0")/lib.sh"
+
+src=$(cd "${1:?source dir}" && pwd); shift
+out=$src/.kho-out
+frags=("$TOP/configs/kho.fragment" "$@")
+need_pkgs build-essential flex bison bc libelf-dev libssl-dev ccache python3 cpio
+mkdir -p "$out"
+grep -qx '/.kho-out/' "$src/.git/info/exclude" 2>/dev/null || { mkdir -p "$src/.git/info" 2>/dev/null && echo '/.kho-out/' >> "$src/.git/info/exclude"; } || true
+
+cc=gcc
+command -v ccache >/dev/null && cc="ccache gcc"
+export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache} CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+export CCACHE_BASEDIR=$src KBUILD_BUILD_TIMESTAMP=${KBUILD_BUILD_TIMESTAMP:-2026-01-01} \
+	KBUILD_BUILD_USER=kho KBUILD_BUILD_HOST=kho
+MK=(make -C "$src" O="$out" CC="$cc" HOSTCC=gcc -j"$(nproc)" -s)
+
+# Configure only when the fragments or the tree changed since the last run.
+cfgsum=$(cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
+if [ ! -f "$out/.config" ] || [ "$(cat "$out/.kho-cfgsum" 2>/dev/null)" != "$cfgsum" ]; then
+	log "configuring $out (tinyconfig + ${frags[*]##*/})"
+	"${MK[@]}" tinyconfig >/dev/null
+	cat "${frags[@]}" >> "$out/.config"
+	"${MK[@]}" olddefconfig >/dev/null
+	bad=0
+	while IFS= read -r line; do
+		case "$line" in ''|'#'*) continue;; esac
+		opt=${line%%=*}; val=${line#*=}
+		if [ "$val" = n ]; then
+			grep -qx "$opt=[ym]" "$out/.config" && { echo "config: $opt should be off but is on" >&2; bad=1; }
+		else
+			grep -qxF "$line" "$out/.config" || { echo "config: $line did not survive olddefconfig (got: $(grep "^$opt=\|# $opt is" "$out/.config" || echo missing))" >&2; bad=1; }
+		fi
+	done < <(cat "${frags[@]}")
+	[ $bad -eq 0 ] || { rm -f "$out/.config"; die "config fragment not satisfied (see above)"; }
+	echo "$cfgsum" > "$out/.kho-cfgsum"
+fi
+log "building $(basename "$src") in $out (progress every 30s)"
+start=$(date +%s)
+( while sleep 30; do log "  ... still building ($(( $(date +%s) - start ))s)"; done ) &
+ticker=$!
+trap 'kill $ticker 2>/dev/null || true' EXIT
+rc=0
+"${MK[@]}" ${KMAKEFLAGS:-} bzImage >&2 || rc=$?
+[ $rc -eq 0 ] || { kill $ticker; die "kernel build failed in $src (make exit $rc)"; }
+kill $ticker 2>/dev/null || true
+log "built $out/arch/x86/boot/bzImage in $(( $(date +%s) - start ))s"

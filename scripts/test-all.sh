@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Every test: build the series and the bare base, run KUnit and the VM scenarios.
+# Ends with "N passed, N failed"; exits non-zero on any failure.
+. "$(dirname "$0")/lib.sh"
+t0=$(date +%s)
+need_pkgs qemu-system-x86 python3 busybox-static kexec-tools
+
+log "step 1/5: base tarball"
+"$TOP/scripts/fetch-base.sh" 7.2 >/dev/null
+log "step 2/5: tree with the series applied"
+tree=$("$TOP/scripts/mktree.sh" "$BUILD/linux")
+log "step 3/5: build the series kernel"
+"$TOP/scripts/build-kernel.sh" "$tree" "$TOP/configs/kunit.fragment"
+log "step 4/5: build the bare base kernel (for base-regression scenarios)"
+base=$BUILD/linux-base
+if [ ! -d "$base" ] || [ "$(git -C "$base" rev-parse HEAD 2>/dev/null)" != "$(git -C "$tree" rev-parse kho-base)" ]; then
+	rm -rf "$base"; git -C "$tree" worktree prune
+	git -C "$tree" worktree add -q --detach "$base" kho-base
+fi
+"$TOP/scripts/build-kernel.sh" "$base"
+"$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd.cpio.gz" "$tree/.kho-out/arch/x86/boot/bzImage"
+"$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-base.cpio.gz" "$base/.kho-out/arch/x86/boot/bzImage"
+log "step 5/5: KUnit and VM scenarios (QEMU ${KHO_ACCEL:-tcg})"
+rc=0
+python3 "$TOP/tests/run.py" --kernel "$tree/.kho-out/arch/x86/boot/bzImage" --initrd "$BUILD/initrd.cpio.gz" \
+	--base-kernel "$base/.kho-out/arch/x86/boot/bzImage" --base-initrd "$BUILD/initrd-base.cpio.gz" \
+	--tree "$tree" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
+log "all tests finished in $(( $(date +%s) - t0 ))s"
+exit $rc

@@ -1,0 +1,132 @@
+"""QEMU runner and console-log parser for the KHO VM scenarios.
+
+A VM boots a bzImage with the guest initramfs (guest/init). Each generation
+reports facts as "KHOT <gen> <key> <value...>" lines; kernel messages of a
+generation are the console lines between its "Linux version" banner and the
+next one. Nothing here decides pass/fail: the scenarios do.
+"""
+import os
+import re
+import subprocess
+import time
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class Gen:
+    """What one kernel generation printed."""
+
+    def __init__(self, index):
+        self.index = index
+        self.dmesg = []
+        self.facts = {}
+        self.files = {}
+        self.filestate = {}
+
+    def fact(self, key, default=None):
+        v = self.facts.get(key)
+        return v[-1] if v else default
+
+    def facts_of(self, key):
+        return self.facts.get(key, [])
+
+    def meminfo(self, name):
+        for v in self.facts_of("meminfo"):
+            k, _, val = v.partition(" ")
+            if k == name and val.strip():
+                return int(val)
+        return None
+
+    def hugepages(self, size_kb):
+        for v in self.facts_of("hugepages"):
+            k, _, n = v.partition(" ")
+            if k == "%dkB" % size_kb:
+                return int(n)
+        return None
+
+    def node_hugepages(self, node, size_kb):
+        for v in self.facts_of("nodehugepages"):
+            parts = v.split()
+            if parts[0] == str(node) and parts[1] == "%dkB" % size_kb:
+                return int(parts[2])
+        return None
+
+    def grep(self, pattern):
+        r = re.compile(pattern)
+        return [l for l in self.dmesg if r.search(l)]
+
+
+class Run:
+    def __init__(self, log, rc, elapsed, timed_out):
+        self.log = log
+        self.rc = rc
+        self.elapsed = elapsed
+        self.timed_out = timed_out
+        self.gens = parse(log)
+
+    def reached(self):
+        """Generations whose init reported a start (booted to userspace)."""
+        return [g for g in self.gens if g.fact("start") is not None]
+
+
+def parse(log):
+    gens = []
+    cur = None
+    for raw in log.splitlines():
+        line = ANSI.sub("", raw).rstrip("\r")
+        m = re.search(r"KHOT (\d+) (\S+)(?: (.*))?$", line)
+        if m:
+            if cur is None:
+                cur = Gen(len(gens) + 1)
+                gens.append(cur)
+            key, val = m.group(2), m.group(3) or ""
+            if key == "file":
+                name, _, rest = val.partition(" ")
+                cur.files.setdefault(name, []).append(rest)
+            elif key == "fileend":
+                name, _, state = val.partition(" ")
+                cur.filestate[name] = state
+                cur.files.setdefault(name, [])
+            else:
+                cur.facts.setdefault(key, []).append(val)
+            continue
+        if "Linux version" in line:
+            cur = Gen(len(gens) + 1)
+            gens.append(cur)
+        if cur is not None:
+            cur.dmesg.append(line)
+    return gens
+
+
+def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None):
+    accel = accel or os.environ.get("KHO_ACCEL", "tcg")
+    cmd = ["qemu-system-x86_64", "-accel", accel, "-cpu", "max" if accel == "tcg" else "host",
+           "-smp", str(smp), "-m", mem, "-nographic", "-no-reboot", "-monitor", "none",
+           "-serial", "stdio", "-display", "none", "-nodefaults",
+           "-kernel", kernel, "-initrd", initrd,
+           "-append", "console=ttyS0 panic=-1 oops=panic loglevel=7 " + append]
+    if numa:
+        # numa: list of memory sizes, one per node, e.g. ["3G", "3G"]
+        for i, size in enumerate(numa):
+            cmd += ["-object", "memory-backend-ram,id=m%d,size=%s" % (i, size),
+                    "-numa", "node,nodeid=%d,memdev=m%d" % (i, i)]
+    return cmd
+
+
+def run_vm(kernel, initrd, append, logpath, timeout=300, **kw):
+    cmd = qemu_cmd(kernel, initrd, append, **kw)
+    t0 = time.time()
+    timed_out = False
+    with open(logpath, "w") as out:
+        out.write("# " + " ".join(cmd) + "\n")
+        out.flush()
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            rc = p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            rc, timed_out = -9, True
+    with open(logpath, errors="replace") as f:
+        log = f.read()
+    return Run(log, rc, time.time() - t0, timed_out)

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Run the KHO VM scenarios (and the KUnit boot) against built kernels.
+
+Every check is an assertion about what the guest kernel did, read from its
+console (dmesg and the facts guest/init reports). Prints one line per check
+and ends with "N passed, N failed" (", N skipped" when some were skipped).
+Exit status is non-zero when any check failed.
+
+Expected failures: tests/expectations lists "<scenario> xfail <why>" for
+scenarios the current series does not fix yet. Their checks are reported as
+XFAIL and are not counted as passed; one that unexpectedly passes is a
+failure (XPASS), so the expectation must be updated.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import khovm  # noqa: E402
+import scenarios  # noqa: E402
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_expectations():
+    exp = {}
+    path = os.path.join(TOP, "tests", "expectations")
+    if os.path.exists(path):
+        for line in open(path):
+            line = line.split("#", 1)[0].strip()
+            if line:
+                name, kind, *why = line.split(None, 2)
+                exp[name] = (kind, why[0] if why else "")
+    return exp
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernel", required=True, help="bzImage of the series")
+    ap.add_argument("--initrd", required=True)
+    ap.add_argument("--base-kernel", help="bzImage of the bare base (for base regressions)")
+    ap.add_argument("--base-initrd")
+    ap.add_argument("--tree", help="kernel tree (for tools/testing/kunit/kunit.py)")
+    ap.add_argument("--out", default=os.path.join(TOP, "build", "results"))
+    ap.add_argument("--only", help="regex of scenario names to run")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+
+    exp = load_expectations()
+    ctx = scenarios.Ctx(args)
+    counts = {"PASS": 0, "FAIL": 0, "XFAIL": 0, "XPASS": 0, "SKIP": 0}
+    failed = []
+    t_all = time.time()
+    for name, fn in scenarios.ALL:
+        if args.only and not re.search(args.only, name):
+            continue
+        t0 = time.time()
+        print("== %s" % name, flush=True)
+        try:
+            checks = fn(ctx)
+        except scenarios.Skip as e:
+            print("SKIP %s: %s" % (name, e), flush=True)
+            counts["SKIP"] += 1
+            continue
+        except Exception as e:  # a broken scenario is a failed check, not a crash
+            checks = [("%s: scenario raised" % name, False, repr(e))]
+        kind = exp.get(name, ("", ""))[0]
+        scenario_ok = all(ok for _, ok, _ in checks)
+        for cname, ok, detail in checks:
+            if kind == "xfail":
+                st = "XFAIL" if not ok else "PASS"
+            else:
+                st = "PASS" if ok else "FAIL"
+            counts[st] += 1
+            if st == "FAIL":
+                failed.append(cname)
+            print("%-5s %s%s" % (st, cname, (": " + detail) if detail and st != "PASS" else ""), flush=True)
+        if kind == "xfail" and scenario_ok:
+            counts["XPASS"] += 1
+            failed.append(name + " (XPASS: remove it from tests/expectations)")
+            print("XPASS %s: expected to fail (%s) but every check passed" % (name, exp[name][1]))
+        print("   (%s: %.0fs)" % (name, time.time() - t0), flush=True)
+
+    print()
+    print("VM and KUnit checks done in %.0fs; %d expected failures (see tests/expectations)"
+          % (time.time() - t_all, counts["XFAIL"]))
+    for f in failed:
+        print("failed: " + f)
+    nfail = counts["FAIL"] + counts["XPASS"]
+    line = "%d passed, %d failed" % (counts["PASS"], nfail)
+    if counts["SKIP"]:
+        line += ", %d skipped" % counts["SKIP"]
+    print(line)
+    return 1 if nfail else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
