@@ -33,7 +33,12 @@ if [ ! -d "$dir/.git" ] || ! git -C "$dir" rev-parse -q --verify kho-base >/dev/
 	# source tarball has no build products).
 	log "committing base tree (this takes a minute)"
 	git -C "$dir" add -A -f .
-	git -C "$dir" commit -q -m "Debian linux-source-7.2 $ver" --author="Debian <debian-kernel@lists.debian.org>"
+	# Fixed identity and dates: the base commit has the same hash everywhere,
+	# so base-commit: in the cover letter means the same thing to everyone.
+	GIT_AUTHOR_NAME=Debian GIT_AUTHOR_EMAIL=debian-kernel@lists.debian.org \
+	GIT_COMMITTER_NAME=Debian GIT_COMMITTER_EMAIL=debian-kernel@lists.debian.org \
+	GIT_AUTHOR_DATE="2026-01-01T00:00:00Z" GIT_COMMITTER_DATE="2026-01-01T00:00:00Z" \
+		git -C "$dir" commit -q -m "Debian linux-source-7.2 $ver"
 	git -C "$dir" tag kho-base
 else
 	log "resetting $dir to kho-base"
