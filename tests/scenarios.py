@@ -6,6 +6,7 @@ import subprocess
 import khovm
 
 GIB_KB = 1024 * 1024
+KHO_OFF = r"KHO: .*(disabling|Failed to reserve.*scratch)"
 MIB2_KB = 2048
 
 
@@ -52,8 +53,8 @@ def kho_checks(checks, name, reached):
     """KHO enabled in gen 1, and every later generation is a KHO boot."""
     for g in reached:
         check(checks, "%s: gen %d KHO enabled" % (name, g.index),
-              g.fact("kho_debugfs") == "yes" and not g.grep("KHO.*disabled|Failed to reserve.*scratch"),
-              "; ".join(g.grep("KHO.*disabled|Failed to reserve.*scratch")) or "debugfs=%s" % g.fact("kho_debugfs"))
+              g.fact("kho_debugfs") == "yes" and not g.grep(KHO_OFF),
+              "; ".join(g.grep(KHO_OFF)) or "debugfs=%s" % g.fact("kho_debugfs"))
         if g.index > 1:
             check(checks, "%s: gen %d is a KHO boot (kho/in present)" % (name, g.index),
                   g.fact("kho_in") == "yes", "kho_in=%s" % g.fact("kho_in"))
@@ -148,6 +149,69 @@ def base_giga_explicit(ctx):
     return c
 
 
+def ranges_of(lines, kind=None):
+    out = []
+    for l in lines:
+        parts = l.split()
+        if kind:
+            if not parts or parts[0] != kind:
+                continue
+            parts = parts[1:]
+        if len(parts) >= 2:
+            out.append((int(parts[0], 16), int(parts[1], 16)))
+    return out
+
+
+def overlaps(a, b):
+    """Pairs of overlapping (start, size) ranges, a against b."""
+    b = sorted(b)
+    starts = [x[0] for x in b]
+    import bisect
+    hits = []
+    for s, n in a:
+        i = bisect.bisect_left(starts, s + n)
+        for bs, bn in b[max(0, i - 64):i]:
+            if bs < s + n and s < bs + bn:
+                hits.append(((s, n), (bs, bn)))
+    return hits
+
+
+def extension(ctx):
+    """Scratch extension: after a handover, memory without preserved or tree
+    pages is scratch; none of it holds a page the previous kernel preserved
+    or a page of its tree; test_kho data intact over 3 generations."""
+    c = []
+    name = "extension"
+    run = ctx.boot(name, "kho=on", gens=3, mem="2G")
+    reached = gen_checks(c, run, name, 3)
+    test_kho_checks(c, name, reached)
+    for g in reached[1:]:
+        prev = reached[g.index - 2]
+        ext = ranges_of(g.files.get("kho_scratch_ext", []))
+        pages = ranges_of(prev.files.get("kho_out_preserved", []), "page")
+        tree = ranges_of(prev.files.get("kho_out_preserved", []), "tree")
+        total = sum(n for _, n in ext)
+        memtotal = (g.meminfo("MemTotal") or 0) * 1024
+        msg = g.grep(r"KHO: scratch extended by")
+        check(c, "%s: gen %d reports its extension" % (name, g.index), msg and ext,
+              "%d ranges, %s" % (len(ext), msg[0] if msg else "no message"))
+        check(c, "%s: gen %d previous kernel listed its preservations" % (name, g.index),
+              prev.filestate.get("kho_out_preserved") == "ok" and pages and tree,
+              "%d pages, %d tree pages" % (len(pages), len(tree)))
+        hit = overlaps(ext, pages)
+        check(c, "%s: gen %d no preserved page in extended scratch" % (name, g.index),
+              not hit, "%d overlaps, first %s" % (len(hit), [tuple(map(hex, x)) for x in hit[0]] if hit else ""))
+        hit = overlaps(ext, tree)
+        check(c, "%s: gen %d no tree page in extended scratch" % (name, g.index),
+              not hit, "%d overlaps" % len(hit))
+        check(c, "%s: gen %d extension covers most memory (>= 70%% of MemTotal)" % (name, g.index),
+              memtotal and total >= 0.7 * memtotal,
+              "%d MiB of %d MiB" % (total >> 20, memtotal >> 20))
+        check(c, "%s: gen %d extension adds at most %d ranges" % (name, g.index, 64),
+              len(ext) <= 64, "%d" % len(ext))
+    return c
+
+
 def kunit(ctx):
     """KUnit suites built into the series kernel, run at boot, parsed as KTAP."""
     c = []
@@ -178,6 +242,7 @@ def kunit(ctx):
 ALL = [
     ("kunit", kunit),
     ("roundtrip", roundtrip),
+    ("extension", extension),
     ("giga-default", giga_default),
     ("giga-explicit", giga_explicit),
     ("base-giga-default", base_giga_default),
