@@ -3,7 +3,7 @@
 # Ends with "N passed, N failed"; exits non-zero on any failure.
 . "$(dirname "$0")/lib.sh"
 t0=$(date +%s)
-need_pkgs qemu-system-x86 python3 busybox-static kexec-tools
+need_pkgs qemu-system-x86 python3 busybox-static kexec-tools liburcu-dev
 
 log "step 1/5: base tarball"
 "$TOP/scripts/fetch-base.sh" 7.2 >/dev/null

@@ -297,6 +297,28 @@ def base_giga_bigscratch(ctx):
     return c
 
 
+def memblock_sim(ctx):
+    """tools/testing/memblock (memblock built in user space) with the
+    series' cases; runs on the host."""
+    c = []
+    d = os.path.join(ctx.args.tree, "tools/testing/memblock")
+    b = subprocess.run(["make", "-C", d, "-j2", "-s"], capture_output=True, text=True)
+    check(c, "memblock-sim: builds", b.returncode == 0, (b.stderr or b.stdout)[-300:])
+    if b.returncode:
+        return c
+    r = subprocess.run([os.path.join(d, "main"), "-v"], capture_output=True, text=True, cwd=d)
+    out = r.stdout + r.stderr
+    with open(os.path.join(ctx.out, "memblock-sim.log"), "w") as f:
+        f.write(out)
+    oks = re.findall(r"^ok \d+ : (.*): passed$", out, re.M)
+    check(c, "memblock-sim: every case passes (%d)" % len(oks), r.returncode == 0 and oks,
+          "exit %d, %d passed" % (r.returncode, len(oks)))
+    check(c, "memblock-sim: reserved size by flags case ran",
+          any("memblock_reserved_size_by_flags" in o for o in oks), "not in output")
+    subprocess.run(["make", "-C", d, "-s", "clean"], capture_output=True)
+    return c
+
+
 def kunit(ctx):
     """KUnit suites built into the series kernel, run at boot, parsed as KTAP."""
     c = []
@@ -326,6 +348,7 @@ def kunit(ctx):
 
 ALL = [
     ("kunit", kunit),
+    ("memblock-sim", memblock_sim),
     ("roundtrip", roundtrip),
     ("extension", extension),
     ("giga-default", giga_default),
