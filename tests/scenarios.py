@@ -301,7 +301,7 @@ def memblock_sim(ctx):
     """tools/testing/memblock (memblock built in user space) with the
     series' cases; runs on the host."""
     c = []
-    d = os.path.join(ctx.args.tree, "tools/testing/memblock")
+    d = os.path.abspath(os.path.join(ctx.args.tree, "tools/testing/memblock"))
     b = subprocess.run(["make", "-C", d, "-j2", "-s"], capture_output=True, text=True)
     check(c, "memblock-sim: builds", b.returncode == 0, (b.stderr or b.stdout)[-300:])
     if b.returncode:
