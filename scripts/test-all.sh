@@ -18,7 +18,8 @@ if [ ! -d "$base" ] || [ "$(git -C "$base" rev-parse HEAD 2>/dev/null)" != "$(gi
 	git -C "$tree" worktree add -q --detach "$base" kho-base
 fi
 "$TOP/scripts/build-kernel.sh" "$base"
-"$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd.cpio.gz" "$tree/.kho-out/arch/x86/boot/bzImage"
+"$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd.cpio.gz" "$tree/.kho-out/arch/x86/boot/bzImage" \
+	base="$base/.kho-out/arch/x86/boot/bzImage"
 "$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-base.cpio.gz" "$base/.kho-out/arch/x86/boot/bzImage"
 log "step 5/5: KUnit and VM scenarios (QEMU ${KHO_ACCEL:-tcg})"
 rc=0

@@ -319,6 +319,89 @@ def memblock_sim(ctx):
     return c
 
 
+SPARSE_WARN = r"KHO: check: scratch too small for the next kernel's memory map"
+SPARSE_LOAD = r"KHO: kexec load: scratch too small for the next kernel's memory map"
+
+
+def sparse_parse(line):
+    m = re.search(r"node (\d+) needs (\d+) MiB, has (\d+) MiB usable; in total (\d+) MiB needed"
+                  r" \((\d+) MiB of it.*?\), (\d+) MiB usable.*kho_scratch=(\S+)", line)
+    return m and dict(node=int(m.group(1)), need=int(m.group(2)), have=int(m.group(3)),
+                      total=int(m.group(4)), extra=int(m.group(5)), usable=int(m.group(6)),
+                      suggest=m.group(7))
+
+
+def sparse_case(ctx, name, append, numa, mem, want_warn):
+    """Gen 1 is the series kernel; gen 2 is the bare base, which cannot
+    extend scratch: it shows whether the prediction was right."""
+    c = []
+    if not ctx.args.base_kernel:
+        raise Skip("the base kernel is needed as the next kernel")
+    # The base successor hangs silently when the prediction is right.
+    run = ctx.boot(name, append + " khot.next=/boot/base", gens=2, mem=mem, numa=numa,
+                   timeout=90 if want_warn else None)
+    g = run.gens[0] if run.gens else None
+    check(c, "%s: gen 1 reached init" % name, g and g.fact("start") is not None)
+    if not g or g.fact("start") is None:
+        return c
+    warns = g.grep(SPARSE_WARN)
+    loads = g.grep(SPARSE_LOAD)
+    nodes = int(g.fact("nodes") or 0)
+    memmap = (g.meminfo("MemTotal") or 0) // 1024 // 128 * 2  # MiB of memmap, roughly
+    if want_warn:
+        check(c, "%s: exactly one boot-time warning" % name, len(warns) == 1, "%d" % len(warns))
+        w = sparse_parse(warns[0]) if warns else None
+        check(c, "%s: warning names a node of this guest" % name, w and 0 <= w["node"] < nodes,
+              warns[0] if warns else "")
+        if w:
+            per_node = memmap // max(nodes, 1)
+            check(c, "%s: need per node matches the memory map (~%d MiB)" % (name, per_node),
+                  abs(w["need"] - per_node) <= 4, "need %d" % w["need"])
+            check(c, "%s: have < need, total usable < total needed" % name,
+                  w["have"] < w["need"] and w["usable"] < w["total"], warns[0])
+        check(c, "%s: the kexec load warns too, counting the loaded image" % name,
+              len(loads) == 1 and sparse_parse(loads[0]) and sparse_parse(loads[0])["extra"] > 0,
+              loads[0] if loads else "no load-time warning")
+        g2 = run.gens[1] if len(run.gens) > 1 else None
+        failed = g2 is None or g2.fact("start") is None or g2.grep(r"memory map backing failed")
+        check(c, "%s: the predicted failure happens (base successor)" % name, failed,
+              "base successor booted without memory map failure")
+        # The suggested kho_scratch= must be enough for the same successor.
+        sug = sparse_parse(loads[0])["suggest"] if loads and sparse_parse(loads[0]) else None
+        if sug:
+            fixed = re.sub(r"kho_scratch=\S+", "kho_scratch=" + sug, append)
+            run2 = ctx.boot(name + "-suggested", fixed + " khot.next=/boot/base", gens=2,
+                            mem=mem, numa=numa)
+            r2 = run2.reached()
+            check(c, "%s: with the suggested kho_scratch=%s the base successor boots"
+                  % (name, sug), len(r2) == 2 and r2[1].fact("kho_in") == "yes",
+                  "%d generations" % len(r2))
+            check(c, "%s: and no warning then" % name,
+                  run2.gens and not run2.gens[0].grep(SPARSE_WARN + "|" + SPARSE_LOAD), "")
+    else:
+        check(c, "%s: no warning" % name, not warns and not loads, (warns + loads)[:1])
+        reached = run.reached()
+        check(c, "%s: base successor boots" % name, len(reached) == 2 and
+              reached[1].fact("kho_in") == "yes", "%d generations" % len(reached))
+    return c
+
+
+def sparse_tiny_numa(ctx):
+    """Two nodes, deliberately tiny scratch: one warning, right node, sizes."""
+    return sparse_case(ctx, "sparse-tiny-numa", "kho=on kho_scratch=16M,16M,8M",
+                       ["3G", "3G"], "6G", True)
+
+
+def sparse_ok_numa(ctx):
+    """Two nodes, default scratch: no warning, the successor boots."""
+    return sparse_case(ctx, "sparse-ok-numa", "kho=on", ["3G", "3G"], "6G", False)
+
+
+def sparse_flat(ctx):
+    """One node, default scratch: no warning."""
+    return sparse_case(ctx, "sparse-flat", "kho=on", None, "2G", False)
+
+
 def kunit(ctx):
     """KUnit suites built into the series kernel, run at boot, parsed as KTAP."""
     c = []
@@ -360,5 +443,8 @@ ALL = [
     ("base-giga-default", base_giga_default),
     ("base-giga-explicit", base_giga_explicit),
     ("giga-bigscratch", giga_bigscratch),
+    ("sparse-tiny-numa", sparse_tiny_numa),
+    ("sparse-ok-numa", sparse_ok_numa),
+    ("sparse-flat", sparse_flat),
     ("base-giga-bigscratch", base_giga_bigscratch),
 ]
