@@ -25,6 +25,6 @@ log "step 5/5: KUnit and VM scenarios (QEMU ${KHO_ACCEL:-tcg})"
 rc=0
 python3 "$TOP/tests/run.py" --kernel "$tree/.kho-out/arch/x86/boot/bzImage" --initrd "$BUILD/initrd.cpio.gz" \
 	--base-kernel "$base/.kho-out/arch/x86/boot/bzImage" --base-initrd "$BUILD/initrd-base.cpio.gz" \
-	--tree "$tree" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
+	--tree "$tree" --base-tree "$base" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
 log "all tests finished in $(( $(date +%s) - t0 ))s"
 exit $rc

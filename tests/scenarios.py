@@ -6,7 +6,7 @@ import subprocess
 import khovm
 
 GIB_KB = 1024 * 1024
-KHO_OFF = r"KHO: .*(disabling|Failed to reserve.*scratch)"
+KHO_OFF = r"KHO: .*(disabling kexec handover|Failed to reserve.*scratch)"
 MIB2_KB = 2048
 
 
@@ -402,6 +402,90 @@ def sparse_flat(ctx):
     return sparse_case(ctx, "sparse-flat", "kho=on", None, "2G", False)
 
 
+CORRUPT = [
+    # class, diagnostic the successor must print
+    ("order", r"preserved memory tree is invalid: key with an impossible order"),
+    ("range", r"preserved memory tree is invalid: preserved range in scratch or outside memory"),
+    ("in-scratch", r"preserved memory tree is invalid: preserved range in scratch or outside memory"),
+    ("table-oob", r"preserved memory tree is invalid: tree page in scratch or outside memory"),
+    ("unaligned", r"preserved memory tree is invalid: tree page pointer not page aligned"),
+    ("loop", r"preserved memory tree is invalid: tree loops back to a table above"),
+    # A table shared by two slots also makes its keys alias other memory;
+    # whichever is seen first is the diagnosis (KUnit covers both alone).
+    ("shared", r"preserved memory tree is invalid: (tree page used twice|"
+               r"preserved range in scratch or outside memory)"),
+    ("fdt", r"handover FDT .* is incompatible with 'kho-v4'"),
+    ("no-memmap", r"handover FDT has no valid preserved memory map"),
+]
+
+
+def corrupt_case(ctx, cls, diag):
+    """Gen 1 corrupts its handover on purpose; gen 2 boots to init, says
+    what was wrong and runs without the handover; gen 3 gets a clean
+    handover from gen 2 and restores test_kho data again."""
+    c = []
+    name = "corrupt-" + cls
+    run = ctx.boot(name, "kho=on khot.corrupt=" + cls, gens=3)
+    reached = gen_checks(c, run, name, 3)
+    g1 = reached[0] if reached else None
+    check(c, "%s: gen 1 corrupted its handover" % name, g1 and g1.fact("corrupted") == cls,
+          "corrupt_failed: %s" % (g1.fact("corrupt_failed") if g1 else ""))
+    if len(reached) < 2:
+        return c
+    g2 = reached[1]
+    msg = g2.grep(diag)
+    check(c, "%s: gen 2 names the problem" % name, msg, "no line matching %r" % diag)
+    dropped = g2.grep(r"KHO: (dropping the handover from the previous kernel|disabling KHO revival)")
+    check(c, "%s: gen 2 says it drops the handover" % name, dropped, "")
+    check(c, "%s: gen 2 did not restore KHO state" % name,
+          g2.fact("kho_in") == "no" and not g2.grep(r"test_kho: KHO restore succeeded"),
+          "kho_in=%s" % g2.fact("kho_in"))
+    check(c, "%s: gen 2 KHO still enabled for the next handover" % name,
+          g2.fact("kho_debugfs") == "yes" and not g2.grep(KHO_OFF), "")
+    if len(reached) == 3:
+        g3 = reached[2]
+        check(c, "%s: gen 3 clean handover works again" % name,
+              g3.fact("kho_in") == "yes" and g3.grep(r"test_kho: KHO restore succeeded"),
+              "kho_in=%s" % g3.fact("kho_in"))
+    return c
+
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def script_checks(ctx, script, prefix, args):
+    c = []
+    p = subprocess.run(["bash", os.path.join(TOP, "scripts", script)] + args,
+                       capture_output=True, text=True)
+    with open(os.path.join(ctx.out, script + ".log"), "w") as f:
+        f.write(p.stdout + p.stderr)
+    n = 0
+    for line in p.stdout.splitlines():
+        m = re.match(r"%s (ok|FAIL) (.*)$" % prefix, line)
+        if m:
+            n += 1
+            name, _, detail = m.group(2).partition(": ")
+            check(c, name, m.group(1) == "ok", detail)
+    check(c, "%s: ran and reported (%d checks)" % (script, n), n > 0 and
+          (p.returncode == 0) == all(ok for _, ok, _ in c),
+          "exit %d; %s" % (p.returncode, (p.stderr or "")[-200:]))
+    return c
+
+
+def static(ctx):
+    """checkpatch --strict per patch, W=1 + sparse and kernel-doc on touched
+    files against the base (scripts/static-checks.sh)."""
+    if not ctx.args.base_tree:
+        raise Skip("no --base-tree given")
+    return script_checks(ctx, "static-checks.sh", "CHECK",
+                         [ctx.args.tree, ctx.args.base_tree])
+
+
+def bisect(ctx):
+    """Every patch builds on its own (scripts/bisect-build.sh)."""
+    return script_checks(ctx, "bisect-build.sh", "BISECT", [ctx.args.tree])
+
+
 def kunit(ctx):
     """KUnit suites built into the series kernel, run at boot, parsed as KTAP."""
     c = []
@@ -430,6 +514,8 @@ def kunit(ctx):
 
 
 ALL = [
+    ("static", static),
+    ("bisect", bisect),
     ("kunit", kunit),
     ("memblock-sim", memblock_sim),
     ("roundtrip", roundtrip),
@@ -446,5 +532,9 @@ ALL = [
     ("sparse-tiny-numa", sparse_tiny_numa),
     ("sparse-ok-numa", sparse_ok_numa),
     ("sparse-flat", sparse_flat),
+] + [
+    ("corrupt-" + cls, (lambda cls, diag: lambda ctx: corrupt_case(ctx, cls, diag))(cls, diag))
+    for cls, diag in CORRUPT
+] + [
     ("base-giga-bigscratch", base_giga_bigscratch),
 ]

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Build the tree at every patch of the series (bisectability), in a
+# worktree of build/linux with its own output directory. Prints one line
+# per patch: "BISECT ok|FAIL <n> <subject>".
+#
+#   scripts/bisect-build.sh [tree]
+. "$(dirname "$0")/lib.sh"
+tree=${1:-$BUILD/linux}
+wt=$BUILD/linux-bisect
+need_pkgs build-essential flex bison bc libelf-dev libssl-dev ccache
+if [ ! -e "$wt/.git" ]; then
+	git -C "$tree" worktree prune
+	git -C "$tree" worktree add -q --detach "$wt" kho-base
+fi
+export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache} CCACHE_BASEDIR=$wt \
+	KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kho KBUILD_BUILD_HOST=kho
+MK=(make -C "$wt" O=.kho-out CC="ccache gcc" HOSTCC=gcc -j"$(nproc)" -s)
+n=0; fails=0
+mkdir -p "$wt/.kho-out"
+git -C "$wt" checkout -q --detach kho-base
+"${MK[@]}" tinyconfig >/dev/null 2>&1
+for c in $(git -C "$tree" rev-list --reverse kho-base..HEAD); do
+	n=$((n + 1))
+	subj=$(git -C "$tree" log -1 --format=%s "$c")
+	git -C "$wt" checkout -q --detach "$c"
+	# Options a patch has not introduced yet are dropped by olddefconfig,
+	# so the fragments go in again at every patch.
+	cat "$TOP/configs/kho.fragment" "$TOP/configs/kunit.fragment" >> "$wt/.kho-out/.config"
+	"${MK[@]}" olddefconfig >/dev/null 2>&1
+	t0=$(date +%s)
+	if "${MK[@]}" bzImage >"$BUILD/bisect-$n.log" 2>&1; then
+		echo "BISECT ok $n $subj ($(( $(date +%s) - t0 ))s)"
+	else
+		echo "BISECT FAIL $n $subj (see build/bisect-$n.log)"
+		fails=$((fails + 1))
+	fi
+done
+exit $fails
