@@ -18,13 +18,15 @@ if [ ! -d "$base" ] || [ "$(git -C "$base" rev-parse HEAD 2>/dev/null)" != "$(gi
 	git -C "$tree" worktree add -q --detach "$base" kho-base
 fi
 "$TOP/scripts/build-kernel.sh" "$base"
+log "step 4b/5: build stock upstream 7.3 (the yardstick, for interop)"
+up=$("$TOP/scripts/mk73.sh")
 "$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd.cpio.gz" "$tree/.kho-out/arch/x86/boot/bzImage" \
-	base="$base/.kho-out/arch/x86/boot/bzImage"
+	base="$base/.kho-out/arch/x86/boot/bzImage" v73="$up"
 "$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-base.cpio.gz" "$base/.kho-out/arch/x86/boot/bzImage"
 log "step 5/5: KUnit and VM scenarios (QEMU ${KHO_ACCEL:-tcg})"
 rc=0
 python3 "$TOP/tests/run.py" --kernel "$tree/.kho-out/arch/x86/boot/bzImage" --initrd "$BUILD/initrd.cpio.gz" \
 	--base-kernel "$base/.kho-out/arch/x86/boot/bzImage" --base-initrd "$BUILD/initrd-base.cpio.gz" \
-	--tree "$tree" --base-tree "$base" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
+	--tree "$tree" --base-tree "$base" --upstream-kernel "$up" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
 log "all tests finished in $(( $(date +%s) - t0 ))s"
 exit $rc

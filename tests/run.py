@@ -45,6 +45,8 @@ def main():
     ap.add_argument("--base-initrd")
     ap.add_argument("--tree", help="kernel tree with the series (kunit.py, static checks)")
     ap.add_argument("--base-tree", help="kernel tree of the bare base (static checks)")
+    ap.add_argument("--upstream-kernel", help="bzImage of stock 7.3 (interop); the series "
+                    "initrd must carry it as /boot/v73")
     ap.add_argument("--out", default=os.path.join(TOP, "build", "results"))
     ap.add_argument("--only", help="regex of scenario names to run")
     args = ap.parse_args()

@@ -486,6 +486,35 @@ def bisect(ctx):
     return script_checks(ctx, "bisect-build.sh", "BISECT", [ctx.args.tree])
 
 
+def interop(ctx, name, first, chain):
+    """Handover between our kernel and stock 7.3 (same ABI): test_kho data
+    preserved by one and restored by the other, 1 GiB pages in both."""
+    c = []
+    if not ctx.args.upstream_kernel:
+        raise Skip("no --upstream-kernel (stock 7.3) given")
+    kernel = ctx.args.upstream_kernel if first == "v73" else ctx.args.kernel
+    run = ctx.boot(name, "kho=on hugepagesz=1G hugepages=2 khot.chain=" + chain, gens=3,
+                   mem="6G", kernel=kernel)
+    reached = gen_checks(c, run, name, 3)
+    kho_checks(c, name, reached)
+    test_kho_checks(c, name, reached)
+    kinds = [first] + chain.split(",")
+    for g in reached:
+        who = "7.3" if kinds[g.index - 1] == "v73" else "ours"
+        check(c, "%s: gen %d (%s) runs the expected kernel" % (name, g.index, who),
+              (g.fact("start") or "").startswith("7.3") == (who == "7.3"), g.fact("start"))
+        huge_checks(c, "%s (%s)" % (name, who), g, {GIB_KB: 2})
+    return c
+
+
+def interop_to_73(ctx):
+    return interop(ctx, "interop-to-73", "ours", "v73,bzImage")
+
+
+def interop_from_73(ctx):
+    return interop(ctx, "interop-from-73", "v73", "bzImage,v73")
+
+
 def kunit(ctx):
     """KUnit suites built into the series kernel, run at boot, parsed as KTAP."""
     c = []
@@ -532,6 +561,9 @@ ALL = [
     ("sparse-tiny-numa", sparse_tiny_numa),
     ("sparse-ok-numa", sparse_ok_numa),
     ("sparse-flat", sparse_flat),
+] + [
+    ("interop-to-73", interop_to_73),
+    ("interop-from-73", interop_from_73),
 ] + [
     ("corrupt-" + cls, (lambda cls, diag: lambda ctx: corrupt_case(ctx, cls, diag))(cls, diag))
     for cls, diag in CORRUPT
