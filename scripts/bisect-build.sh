@@ -8,7 +8,9 @@
 tree=${1:-$BUILD/linux}
 wt=$BUILD/linux-bisect
 need_pkgs build-essential flex bison bc libelf-dev libssl-dev ccache
-if [ ! -e "$wt/.git" ]; then
+if ! git -C "$wt" rev-parse -q --verify HEAD >/dev/null 2>&1 ||
+   [ "$(git -C "$wt" rev-parse --git-common-dir 2>/dev/null)" != "$(git -C "$tree" rev-parse --path-format=absolute --git-common-dir)" ]; then
+	rm -rf "$wt"
 	git -C "$tree" worktree prune
 	git -C "$tree" worktree add -q --detach "$wt" kho-base
 fi

@@ -54,6 +54,11 @@ def main():
             print("  scratch: %d areas, %s total: %s" % (
                 len(sc), human(sum(l for _, l in sc)),
                 ", ".join("%s@%#x" % (human(l), a) for a, l in sc if l)))
+        ext = [l.split() for l in g.files.get("kho_scratch_ext", [])]
+        if ext:
+            total = sum(int(x[1], 16) for x in ext)
+            print("  scratch extended in this boot: %s in %d ranges (memory without preserved"
+                  " pages)" % (human(total), len(ext)))
         outs = [v.split()[1:] for v in g.facts_of("subfdt") if v.startswith("out ")]
         ins = [v.split()[1:] for v in g.facts_of("subfdt") if v.startswith("in ")]
         if ins:
