@@ -2,6 +2,7 @@
 import os
 import re
 import subprocess
+from bisect import bisect_left
 
 import khovm
 
@@ -89,15 +90,12 @@ def roundtrip(ctx):
     return c
 
 
-def giga(ctx, name, extra, base=False, gens=2):
-    c = []
-    kw = {}
-    if base:
-        if not ctx.args.base_kernel:
-            raise Skip("no --base-kernel given")
-        kw = {"kernel": ctx.args.base_kernel, "initrd": ctx.args.base_initrd}
-    run = ctx.boot(name, "kho=on hugepagesz=1G hugepages=3 " + extra, gens=gens, mem="6G", **kw)
-    return c, run
+def base_boot(ctx, name, append, gens, mem="6G"):
+    """Boot the bare base kernel (for the scenarios that show its bugs)."""
+    if not ctx.args.base_kernel:
+        raise Skip("no --base-kernel given")
+    return ctx.boot(name, append, gens=gens, mem=mem,
+                    kernel=ctx.args.base_kernel, initrd=ctx.args.base_initrd)
 
 
 def huge_checks(c, name, g, want):
@@ -186,7 +184,8 @@ def giga_explicit(ctx):
 
 def base_giga_default(ctx):
     """The bare base still shows the bug: gigantic pages disable KHO."""
-    c, run = giga(ctx, "base-giga-default", "", base=True, gens=1)
+    c = []
+    run = base_boot(ctx, "base-giga-default", "kho=on hugepagesz=1G hugepages=3", 1)
     g = run.reached()[:1]
     msg = g[0].grep(r"Failed to reserve lowmem scratch buffer") if g else []
     check(c, "base-giga-default: base disables KHO with 1GiB pages", g and msg,
@@ -196,8 +195,9 @@ def base_giga_default(ctx):
 
 def base_giga_explicit(ctx):
     """The bare base: explicit scratch keeps KHO on, successor has no gigantic pages."""
-    c, run = giga(ctx, "base-giga-explicit", "kho_scratch=16M,64M,32M", base=True)
-    reached = run.reached()
+    c = []
+    run = base_boot(ctx, "base-giga-explicit",
+                    "kho=on hugepagesz=1G hugepages=3 kho_scratch=16M,64M,32M", 2)
     g2 = [g for g in run.gens if g.index == 2]
     ok = False
     detail = "successor did not start"
@@ -228,10 +228,9 @@ def overlaps(a, b):
     """Pairs of overlapping (start, size) ranges, a against b."""
     b = sorted(b)
     starts = [x[0] for x in b]
-    import bisect
     hits = []
     for s, n in a:
-        i = bisect.bisect_left(starts, s + n)
+        i = bisect_left(starts, s + n)
         for bs, bn in b[max(0, i - 64):i]:
             if bs < s + n and s < bs + bn:
                 hits.append(((s, n), (bs, bn)))
@@ -286,10 +285,7 @@ def base_giga_bigscratch(ctx):
     """The bare base puts the successor's gigantic pages into scratch, where
     nothing can be preserved (shows the scratch check detects it)."""
     c = []
-    if not ctx.args.base_kernel:
-        raise Skip("no --base-kernel given")
-    run = ctx.boot("base-giga-bigscratch", BIGSCRATCH, gens=2, mem="8G",
-                   kernel=ctx.args.base_kernel, initrd=ctx.args.base_initrd)
+    run = base_boot(ctx, "base-giga-bigscratch", BIGSCRATCH, 2, mem="8G")
     g2 = [g for g in run.reached() if g.index == 2]
     his = g2[0].fact("huge_in_scratch") if g2 else None
     check(c, "base-giga-bigscratch: base successor has HugeTLB pages in scratch",
