@@ -2,17 +2,18 @@
 # Configure (tinyconfig + fragments) and build a kernel tree.
 #
 #   scripts/build-kernel.sh <srcdir> [extra fragment...]
-# Output: <srcdir>/.kho-out/arch/x86/boot/bzImage. Extra make flags via
+# Output: <srcdir>/.kho-out/arch/x86/boot/bzImage (KHO_OUTDIR names another
+# output directory inside the tree, e.g. for the sanitizer kernel). Extra make flags via
 # KMAKEFLAGS. The output lives inside the tree so that ccache (with the tree
 # as its base directory) hits across trees, e.g. the series and the base.
 . "$(dirname "$0")/lib.sh"
 
 src=$(cd "${1:?source dir}" && pwd); shift
-out=$src/.kho-out
+out=$src/${KHO_OUTDIR:-.kho-out}
 frags=("$TOP/configs/kho.fragment" "$@")
 need_pkgs build-essential flex bison bc libelf-dev libssl-dev ccache python3 cpio
 mkdir -p "$out"
-grep -qx '/.kho-out/' "$src/.git/info/exclude" 2>/dev/null || { mkdir -p "$src/.git/info" 2>/dev/null && echo '/.kho-out/' >> "$src/.git/info/exclude"; } || true
+grep -qxF '/.kho-out*/' "$src/.git/info/exclude" 2>/dev/null || { mkdir -p "$src/.git/info" 2>/dev/null && echo '/.kho-out*/' >> "$src/.git/info/exclude"; } || true
 
 cc=gcc
 command -v ccache >/dev/null && cc="ccache gcc"

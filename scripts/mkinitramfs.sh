@@ -2,7 +2,9 @@
 # Build the guest initramfs: busybox-static, Debian's kexec-tools (with its
 # shared libraries), guest/init and the kernel image(s) to kexec into.
 #
-#   scripts/mkinitramfs.sh <out.cpio.gz> <bzImage> [extra-image-name=path ...]
+#   scripts/mkinitramfs.sh <out.cpio.gz> <bzImage> [extra ...]
+# An extra "name=path" copies a kernel image to /boot/name; "/dir=path"
+# copies a directory (e.g. built selftests) to /dir.
 . "$(dirname "$0")/lib.sh"
 out=${1:?output}; img=${2:?bzImage}; shift 2
 need_pkgs busybox-static kexec-tools cpio gzip
@@ -18,6 +20,11 @@ for lib in $(ldd "$kx" | grep -o '/[^ ]*'); do
 done
 cp "$TOP/guest/init" "$root/init"; chmod +x "$root/init"
 cp "$img" "$root/boot/bzImage"
-for e in "$@"; do cp "${e#*=}" "$root/boot/${e%%=*}"; done
+for e in "$@"; do
+	case "$e" in
+	/*) mkdir -p "$root${e%%=*}" && cp -r "${e#*=}/." "$root${e%%=*}/";;
+	*) cp "${e#*=}" "$root/boot/${e%%=*}";;
+	esac
+done
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"
 log "initramfs $out: $(du -k "$out" | cut -f1) KiB"

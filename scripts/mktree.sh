@@ -45,7 +45,7 @@ else
 	git -C "$dir" am --abort >/dev/null 2>&1 || true
 	git -C "$dir" checkout -q -f main
 	git -C "$dir" reset -q --hard kho-base
-	git -C "$dir" clean -q -fdx -e /.kho-out/
+	git -C "$dir" clean -q -fdx -e '/.kho-out*/'
 fi
 [ $base_only -eq 1 ] && { echo "$dir"; exit 0; }
 

@@ -23,10 +23,21 @@ up=$("$TOP/scripts/mk73.sh")
 "$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd.cpio.gz" "$tree/.kho-out/arch/x86/boot/bzImage" \
 	base="$base/.kho-out/arch/x86/boot/bzImage" v73="$up"
 "$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-base.cpio.gz" "$base/.kho-out/arch/x86/boot/bzImage"
+log "step 4c/5: upstream's liveupdate selftests, built against the series UAPI"
+"$TOP/scripts/build-selftests.sh" "$tree" "$tree/.kho-out" "$BUILD/selftests"
+"$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-st.cpio.gz" "$tree/.kho-out/arch/x86/boot/bzImage" \
+	/selftests="$BUILD/selftests"
+log "step 4d/5: build the sanitizer kernel (KASAN, UBSAN, lockdep: configs/debug.fragment)"
+KHO_OUTDIR=.kho-out-debug "$TOP/scripts/build-kernel.sh" "$tree" "$TOP/configs/kunit.fragment" \
+	"$TOP/configs/debug.fragment"
+dbg=$tree/.kho-out-debug/arch/x86/boot/bzImage
+"$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-debug.cpio.gz" "$dbg" \
+	base="$base/.kho-out/arch/x86/boot/bzImage" v73="$up" /selftests="$BUILD/selftests"
 log "step 5/5: KUnit and VM scenarios (QEMU ${KHO_ACCEL:-tcg})"
 rc=0
 python3 "$TOP/tests/run.py" --kernel "$tree/.kho-out/arch/x86/boot/bzImage" --initrd "$BUILD/initrd.cpio.gz" \
 	--base-kernel "$base/.kho-out/arch/x86/boot/bzImage" --base-initrd "$BUILD/initrd-base.cpio.gz" \
-	--tree "$tree" --base-tree "$base" --upstream-kernel "$up" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
+	--tree "$tree" --base-tree "$base" --upstream-kernel "$up" \
+	--selftest-initrd "$BUILD/initrd-st.cpio.gz" --debug-kernel "$dbg" --debug-initrd "$BUILD/initrd-debug.cpio.gz" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
 log "all tests finished in $(( $(date +%s) - t0 ))s"
 exit $rc

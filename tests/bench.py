@@ -123,29 +123,59 @@ def ext_cases(args, rows):
                  rows[-1]["per_key_us"], rows[-1]["ratio"]), flush=True)
 
 
-def boot_cases(args, rows):
+def boot_cases(args, rows, trackers):
     """Time to init (the kernel's "Run /init" timestamp), two generations.
-    KUnit off; each kernel hands over to itself."""
+    KUnit off. Memory is preserved two ways: our test-only knob (order-0
+    pages straight into KHO, ours only) and LUO memfd preservation from
+    user space (guest/luo-fill.c), which stock 7.3 has too with the same
+    UAPI, so the two kernels are compared on the same handover. With
+    kho_ext_bench on the command line our successor also measures the tree
+    it received: that gives 7.3's tracker memory when 7.3 hands over to us."""
+    v73 = "khot.next=/boot/v73"
+    luo = "kho=on liveupdate=on khot.nodump=1 khot.luo_mib=%d"
     cases = [("ours", args.kernel, "", "plain", "kho=off"),
              ("ours", args.kernel, "", "kho", "kho=on"),
              ("ours", args.kernel, "", "kho+1GiB", "kho=on khot.nodump=1 khot.bench_mib=1024"),
-             ("ours", args.kernel, "", "kho+8GiB", "kho=on khot.nodump=1 khot.bench_mib=8192")]
+             ("ours", args.kernel, "", "kho+8GiB", "kho=on khot.nodump=1 khot.bench_mib=8192"),
+             ("ours", args.kernel, "", "luo+1GiB", luo % 1024),
+             ("ours", args.kernel, "", "luo+8GiB", luo % 8192)]
     if args.upstream:
-        cases += [("7.3", args.upstream, "khot.next=/boot/v73", "plain", "kho=off"),
-                  ("7.3", args.upstream, "khot.next=/boot/v73", "kho", "kho=on")]
+        cases += [("7.3", args.upstream, v73, "plain", "kho=off"),
+                  ("7.3", args.upstream, v73, "kho", "kho=on"),
+                  ("7.3", args.upstream, v73, "luo+1GiB", luo % 1024),
+                  ("7.3", args.upstream, v73, "luo+8GiB", luo % 8192),
+                  # 7.3 hands over, ours measures the tree it got
+                  ("7.3>ours", args.upstream, "", "luo+1GiB", luo % 1024 + " kho_ext_bench")]
+    cases.append(("ours>ours", args.kernel, "", "luo+1GiB", luo % 1024 + " kho_ext_bench"))
     for who, k, nxt, name, append in cases:
         if args.quick and "8GiB" in name:
             continue
         mem = "11G" if "8GiB" in name else "3G"
-        r = boot(args, "bench-boot-%s-%s" % (who.replace(".", ""), name.replace("+", "-")),
+        r = boot(args, "bench-boot-%s-%s" % (who.replace(".", "").replace(">", "-"),
+                                             name.replace("+", "-")),
                  "%s kunit.enable=0 %s" % (append, nxt), mem, 2, kernel=k)
         got = []
         for g in r.gens:
             t = uptime_at_init(g)
-            if t is not None:
+            if t is not None and ">" not in who:
                 rows.append(dict(kernel=who, boot=name, gen=g.index, guest=mem, init_s=t))
                 got.append("%.3f" % t)
-        print("boot %-4s %-9s (%s): time to init per generation %s" % (who, name, mem, got),
+        g2 = r.gens[1] if len(r.gens) > 1 else None
+        verified = g2 is not None and "verified" in (g2.fact("luo_check") or "")
+        if "luo" in name:
+            print("   %s %s: %s / %s" % (who, name, r.gens[0].fact("luo_fill") if r.gens else "-",
+                                        g2.fact("luo_check") if g2 else "no gen 2"))
+            if not verified:
+                got.append("NOT VERIFIED")
+        line = g2.grep(r"ext-bench:") if g2 else []
+        if ">" in who and line:
+            f = dict(re.findall(r"(\w+)=(\d+)", line[0]))
+            trackers.append(dict(handover=who, preserved="1 GiB memfd (LUO)", keys=int(f["keys"]),
+                                 tree_pages=int(f["tree_pages"]),
+                                 tree_kib_per_gib=int(f["tree_pages"]) * 4,
+                                 verified=int(verified)))
+            got.append("tree %s pages, %s keys" % (f["tree_pages"], f["keys"]))
+        print("boot %-9s %-9s (%s): time to init per generation %s" % (who, name, mem, got),
               flush=True)
 
 
@@ -182,6 +212,36 @@ plot '%s' using 1:3 with linespoints title 'ours: per bitmap', \\
     print("plot: %s" % os.path.relpath(png))
 
 
+def plot_boot(args, boots):
+    """Time to init of the successor (gen 2): ours against stock 7.3."""
+    cases = []
+    for r in boots:
+        if r["boot"] not in cases:
+            cases.append(r["boot"])
+    t = {(r["kernel"], r["boot"]): r["init_s"] for r in boots if r["gen"] == 2}
+    if not t:
+        return
+    dat = os.path.join(args.out, "boot.dat")
+    with open(dat, "w") as f:
+        for c in cases:
+            f.write("%s %s %s\n" % (c, t.get(("ours", c), "NaN"), t.get(("7.3", c), "NaN")))
+    png = os.path.join(args.out, "boot.png")
+    gp = """set terminal png size 900,520
+set output '%s'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set grid ytics
+set key top left
+set ylabel 'successor: seconds to init (QEMU TCG)'
+set title 'KHO boot overhead: plain, KHO, and KHO with memory preserved (kexec to self)'
+plot '%s' using 2:xtic(1) title 'ours', '' using 3 title 'stock 7.3'
+""" % (png, dat)
+    subprocess.run(["gnuplot"], input=gp, text=True, check=False)
+    print("plot: %s" % os.path.relpath(png))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True)
@@ -189,17 +249,21 @@ def main():
     ap.add_argument("--upstream", help="stock 7.3 bzImage")
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true", help="skip the 4 and 8 GiB cases")
+    ap.add_argument("--boot-only", action="store_true", help="only the boot cases")
     ap.add_argument("--from-logs", action="store_true",
                     help="no boots: re-read the console logs of the last run")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    ext, boots = [], []
+    ext, boots, trackers = [], [], []
     t0 = time.time()
-    ext_cases(args, ext)
-    boot_cases(args, boots)
+    if not args.boot_only:
+        ext_cases(args, ext)
+    boot_cases(args, boots, trackers)
     write_csv(os.path.join(args.out, "ext.csv"), ext)
     write_csv(os.path.join(args.out, "boot.csv"), boots)
+    write_csv(os.path.join(args.out, "tracker.csv"), trackers)
     plot(args, ext)
+    plot_boot(args, boots)
     print("\n| preserved | keys | tree pages | tree KiB/GiB | scan (us) | per-key (us) | ratio |"
           " gained, ours (2 MiB) | gained, 1 GiB blocks |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -220,6 +284,11 @@ def main():
         t = {x["gen"]: x["init_s"] for x in boots if (x["kernel"], x["boot"]) == key}
         print("| %s | %s | %s | %s | %s |" % (r["kernel"], r["boot"], r["guest"],
               "%.3f" % t[1] if 1 in t else "-", "%.3f" % t[2] if 2 in t else "-"))
+    print("\n| handover | preserved | keys | tree pages | tree KiB per GiB | data verified |")
+    print("|---|---|---|---|---|---|")
+    for r in trackers:
+        print("| %s | %s | %d | %d | %d | %s |" % (r["handover"], r["preserved"], r["keys"],
+              r["tree_pages"], r["tree_kib_per_gib"], "yes" if r["verified"] else "NO"))
     print("\nbenchmarks done in %.0fs (%s, %d cores)" % (time.time() - t0, time.strftime("%Y-%m-%d"),
                                                         os.cpu_count()))
 

@@ -47,6 +47,12 @@ def main():
     ap.add_argument("--base-tree", help="kernel tree of the bare base (static checks)")
     ap.add_argument("--upstream-kernel", help="bzImage of stock 7.3 (interop); the series "
                     "initrd must carry it as /boot/v73")
+    ap.add_argument("--selftest-initrd", help="initrd of the series kernel with upstream's "
+                    "liveupdate selftests in /selftests (scripts/build-selftests.sh)")
+    ap.add_argument("--debug-kernel", help="bzImage of the sanitizer kernel "
+                    "(configs/debug.fragment); the debug-* scenarios run on it")
+    ap.add_argument("--debug-initrd", help="initrd for --debug-kernel (with selftests, "
+                    "base and v73 images)")
     ap.add_argument("--out", default=os.path.join(TOP, "build", "results"))
     ap.add_argument("--only", help="regex of scenario names to run")
     args = ap.parse_args()

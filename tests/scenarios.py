@@ -1,4 +1,5 @@
 """The VM scenarios. Each returns a list of (check name, ok, detail)."""
+import copy
 import os
 import re
 import subprocess
@@ -15,10 +16,17 @@ class Skip(Exception):
     pass
 
 
+# Kernel reports that fail any scenario: oopses, warnings (lockdep and RCU
+# splats start with "WARNING:"), sanitizer reports, list corruption.
+REPORTS = (r"Kernel panic|BUG:|Oops|WARNING:|general protection|KASAN|UBSAN|"
+           r"DEBUG_LOCKS_WARN_ON|lockdep is turned off|list_(add|del) corruption")
+
+
 class Ctx:
     def __init__(self, args):
         self.args = args
         self.out = args.out
+        self.runs = []
 
     def boot(self, name, append, gens=1, mem="1G", kernel=None, initrd=None, timeout=None, **kw):
         kernel = kernel or self.args.kernel
@@ -27,6 +35,7 @@ class Ctx:
         timeout = timeout or 120 + 90 * gens
         log = os.path.join(self.out, name + ".log")
         run = khovm.run_vm(kernel, initrd, append, log, timeout=timeout, mem=mem, **kw)
+        self.runs.append(run)
         print("   boot %s: %d generation(s) reached init in %.0fs%s (log %s)"
               % (name, len(run.reached()), run.elapsed,
                  ", TIMED OUT" if run.timed_out else "", os.path.relpath(log)), flush=True)
@@ -44,7 +53,7 @@ def gen_checks(checks, run, name, gens):
     check(checks, "%s: %d generations reached init" % (name, gens), len(reached) == gens,
           "reached %d%s" % (len(reached), ", timed out" if run.timed_out else ""))
     for g in run.gens:
-        bad = g.grep(r"Kernel panic|BUG:|Oops|WARNING:|general protection|KASAN|UBSAN")
+        bad = g.grep(REPORTS)
         if bad:
             check(checks, "%s: gen %d has no panic/BUG/WARN" % (name, g.index), False, bad[0])
     return reached
@@ -59,6 +68,10 @@ def kho_checks(checks, name, reached):
         if g.index > 1:
             check(checks, "%s: gen %d is a KHO boot (kho/in present)" % (name, g.index),
                   g.fact("kho_in") == "yes", "kho_in=%s" % g.fact("kho_in"))
+        scratch = sum(int(x, 16) for x in g.files.get("scratch_len", []))
+        check(checks, "%s: gen %d CMA pageblocks are exactly the scratch areas" % (name, g.index),
+              scratch > 0 and g.fact("cma_bytes") == str(scratch),
+              "CMA %s bytes, scratch %d bytes" % (g.fact("cma_bytes"), scratch))
 
 
 def test_kho_checks(checks, name, reached):
@@ -538,6 +551,158 @@ def kunit(ctx):
     return c
 
 
+LUO_KEXEC = ["luo_kexec_simple", "luo_multi_session", "luo_stress_sessions", "luo_stress_files"]
+
+
+def selftest_runs(g):
+    """{name: exit code} of the selftests guest/init ran in generation g."""
+    res = {}
+    for v in g.facts_of("selftest"):
+        n, _, rc = v.rpartition(" ")
+        res[n] = int(rc)
+    return res
+
+
+def upstream_liveupdate(ctx):
+    """Upstream's tools/testing/selftests/liveupdate (built from our tree,
+    against its UAPI) on our kernel: the device suite, stage 1 of the four
+    kexec tests, one kexec, stage 2 of each. A stage 2 run before the kexec
+    must fail (the harness does read exit codes)."""
+    c = []
+    name = "upstream-liveupdate"
+    if not ctx.args.selftest_initrd:
+        raise Skip("no --selftest-initrd given")
+    run = ctx.boot(name, "kho=on liveupdate=on khot.luo=1", gens=2,
+                   initrd=ctx.args.selftest_initrd)
+    reached = gen_checks(c, run, name, 2)
+    if not reached:
+        return c
+    g1 = reached[0]
+    rc1 = selftest_runs(g1)
+    out = g1.files.get("st:liveupdate", [])
+    plan = [int(m.group(1)) for m in (re.match(r"1\.\.(\d+)$", l) for l in out) if m]
+    cases = [re.match(r"(not )?ok \d+ (\S+)(.*)$", l) for l in out]
+    cases = [m for m in cases if m]
+    check(c, "%s: liveupdate suite exits 0" % name, rc1.get("liveupdate") == 0,
+          "exit %s" % rc1.get("liveupdate"))
+    check(c, "%s: liveupdate suite ran its whole plan" % name,
+          plan and plan[0] > 0 and len(cases) == plan[0],
+          "plan %s, %d results" % (plan, len(cases)))
+    for m in cases:
+        skipped = "# SKIP" in m.group(3)
+        check(c, "%s: liveupdate %s" % (name, m.group(2)), not m.group(1) and not skipped,
+              m.group(0))
+    check(c, "%s: stage 2 before any kexec fails (control)" % name,
+          rc1.get("luo_kexec_simple:2-control", 0) != 0,
+          "exit %s" % rc1.get("luo_kexec_simple:2-control"))
+    for t in LUO_KEXEC:
+        o = g1.files.get("st:%s:1" % t, [])
+        check(c, "%s: %s stage 1 pins its sessions" % (name, t),
+              rc1.get(t + ":1") == 0 and any("You may now perform kexec reboot" in l for l in o),
+              "exit %s; %s" % (rc1.get(t + ":1"), (o or [""])[-1]))
+    if len(reached) < 2:
+        return c
+    g2 = reached[1]
+    rc2 = selftest_runs(g2)
+    check(c, "%s: gen 2 retrieved the LUO state" % name,
+          g2.grep(r"luo: Retrieved live update data"), "")
+    for t in LUO_KEXEC:
+        o = g2.files.get("st:%s:2" % t, [])
+        check(c, "%s: %s stage 2 verifies the preserved data" % (name, t),
+              rc2.get(t + ":2") == 0 and any(re.search(r"--- .*TEST PASSED", l) for l in o),
+              "exit %s; %s" % (rc2.get(t + ":2"), (o or [""])[-1]))
+    return c
+
+
+def upstream_kho_vmtest(ctx):
+    """Upstream's tools/testing/selftests/kho/vmtest.sh on our prebuilt
+    kernel (scripts/kho-vmtest.sh: its init, initrd, QEMU line and verdict;
+    TCG instead of KVM). The sanitizer kernel must have all of its options."""
+    c = []
+    name = "upstream-kho-vmtest"
+    kernel = ctx.args.kernel
+    kout = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(kernel))))
+    serial = os.path.join(ctx.out, name + ".serial.log")
+    p = subprocess.run(["bash", os.path.join(TOP, "scripts", "kho-vmtest.sh"), ctx.args.tree,
+                        kout, serial], capture_output=True, text=True, timeout=900)
+    with open(os.path.join(ctx.out, name + ".log"), "w") as f:
+        f.write(p.stdout + p.stderr)
+    print("   vmtest.sh: exit %d (log %s)" % (p.returncode, os.path.relpath(serial)), flush=True)
+    check(c, "%s: vmtest.sh exits 0 and reports ok" % name,
+          p.returncode == 0 and re.search(r"^ok 1 KHO succeeded", p.stdout, re.M),
+          "exit %d; %s" % (p.returncode, p.stdout.strip().splitlines()[-1:] or p.stderr[-200:]))
+    log = open(serial, errors="replace").read() if os.path.exists(serial) else ""
+    gens = khovm.parse(log)
+    check(c, "%s: the successor restored test_kho data" % name,
+          len(gens) == 2 and gens[1].grep(r"test_kho: KHO restore succeeded"),
+          "%d kernels in the serial log" % len(gens))
+    for g in gens:
+        # The successor has no initramfs and ends in "No working init found"
+        # by design of the test; anything else is a report.
+        bad = [l for l in g.grep(REPORTS) if "No working init found" not in l]
+        check(c, "%s: kernel %d has no BUG/WARN/sanitizer report" % (name, g.index), not bad,
+              (bad or [""])[0])
+    missing = re.findall(r"vmtest-config missing (\S+)", p.stdout)
+    if getattr(ctx, "debug", False):
+        check(c, "%s: the kernel has every option vmtest.sh asks for" % name, not missing,
+              " ".join(missing))
+    elif missing:
+        print("   note: this kernel lacks %s (the sanitizer run has them)" % " ".join(missing))
+    return c
+
+
+class DebugCtx(Ctx):
+    """The same scenarios on the sanitizer kernel (configs/debug.fragment).
+
+    KASAN reserves 1/8 of RAM for its shadow at boot, and the automatic
+    scratch size (200% of boot reservations for lowmem + global, and again
+    per node: 4x in a one-node guest) grows with it until it no longer fits
+    (3 GiB guest: 548 MiB reserved; 6 GiB guest with 3 GiB of gigantic
+    pages: 1 GiB reserved) and KHO is disabled. Here the automatic size is
+    scaled by 50% instead (1x the reservations in all, which still holds
+    the successor's own shadow, allocated before scratch can be extended),
+    and 1 and 2 GiB guests get 3 GiB. Scenarios that set kho_scratch= keep
+    theirs and are not run here (see DEBUG). KUnit runs only
+    in the kunit scenario (the randomised validator suite alone takes 23 s
+    under KASAN), and timeouts are doubled."""
+
+    MEM = {"1G": "3G", "2G": "3G"}
+
+    def __init__(self, base):
+        a = copy.copy(base.args)
+        a.kernel, a.initrd, a.selftest_initrd = a.debug_kernel, a.debug_initrd, a.debug_initrd
+        super().__init__(a)
+        self.out = os.path.join(base.out, "debug")
+        self.debug = True
+        os.makedirs(self.out, exist_ok=True)
+
+    def boot(self, name, append, gens=1, mem="1G", timeout=None, **kw):
+        if "kunit.enable=1" not in append:
+            append += " kunit.enable=0"
+        if "kho_scratch=" not in append:
+            append += " kho_scratch=50%"
+        return super().boot(name, append, gens=gens, mem=self.MEM.get(mem, mem),
+                            timeout=timeout or 2 * (120 + 90 * gens), **kw)
+
+
+def debug(name, fn):
+    """Run scenario fn on the sanitizer kernel; besides its own checks, no
+    boot of it may print a KASAN, UBSAN, lockdep or other kernel report."""
+    def run(ctx):
+        if not getattr(ctx.args, "debug_kernel", None):
+            raise Skip("no --debug-kernel given")
+        d = DebugCtx(ctx)
+        checks = [("[debug] " + n, ok, det) for n, ok, det in fn(d)]
+        gens = [g for r in d.runs for g in r.gens]
+        if d.runs:
+            bad = [l for g in gens for l in g.grep(REPORTS)]
+            checks.append(("[debug] %s: no KASAN/UBSAN/lockdep/BUG/WARN report in %d boots, "
+                           "%d kernels" % (name, len(d.runs), len(gens)),
+                           gens and not bad, (bad or [""])[0]))
+        return checks
+    return run
+
+
 ALL = [
     ("static", static),
     ("bisect", bisect),
@@ -565,4 +730,12 @@ ALL = [
     for cls, diag in CORRUPT
 ] + [
     ("base-giga-bigscratch", base_giga_bigscratch),
+    ("upstream-liveupdate", upstream_liveupdate),
+    ("upstream-kho-vmtest", upstream_kho_vmtest),
 ]
+
+# Scenarios repeated on the sanitizer kernel (KASAN, UBSAN, lockdep): every
+# one that boots our kernel first (the base-* ones boot the bare base).
+DEBUG = [n for n, _ in ALL if n not in ("static", "bisect", "memblock-sim")
+         and not n.startswith("base-")]
+ALL += [("debug-" + n, debug(n, fn)) for n, fn in ALL if n in DEBUG]

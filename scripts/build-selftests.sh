@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Build upstream's liveupdate selftests (tools/testing/selftests/liveupdate
+# of the given tree) and our guest/luo-fill.c (benchmarks) as static
+# binaries, for the guest initramfs: <dest>/liveupdate, <dest>/tools.
+#
+#   scripts/build-selftests.sh <tree> <kernel-out-dir> <dest>
+# The UAPI headers come from the tree itself (headers_install), so the tests
+# are built against exactly the ABI of the kernel they run on.
+. "$(dirname "$0")/lib.sh"
+tree=$(cd "${1:?tree}" && pwd); kout=${2:?kernel output dir}; dest=${3:?dest}
+need_pkgs build-essential rsync
+rm -rf "$dest"; mkdir -p "$dest/liveupdate" "$dest/tools"
+dest=$(cd "$dest" && pwd)
+hdr=$(mktemp -d)
+trap 'rm -rf "$hdr"' EXIT
+make -s -C "$tree" O="$kout" headers_install INSTALL_HDR_PATH="$hdr" >&2
+make -s -C "$tree/tools/testing/selftests/liveupdate" OUTPUT="$dest/liveupdate" \
+	KHDR_INCLUDES="-isystem $hdr/include" LDFLAGS=-static >&2
+rm -f "$dest"/liveupdate/*.[od]
+gcc -static -O2 -Wall -Wextra -Werror -isystem "$hdr/include" -o "$dest/tools/luo-fill" \
+	"$TOP/guest/luo-fill.c"
+for t in liveupdate luo_kexec_simple luo_multi_session luo_stress_sessions luo_stress_files; do
+	[ -x "$dest/liveupdate/$t" ] || die "selftest $t was not built"
+done
+log "selftests in $dest/liveupdate: $(ls "$dest/liveupdate" | tr '\n' ' ')"
