@@ -32,12 +32,14 @@ KHO_OUTDIR=.kho-out-debug "$TOP/scripts/build-kernel.sh" "$tree" "$TOP/configs/k
 	"$TOP/configs/debug.fragment"
 dbg=$tree/.kho-out-debug/arch/x86/boot/bzImage
 "$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-debug.cpio.gz" "$dbg" \
-	base="$base/.kho-out/arch/x86/boot/bzImage" v73="$up" /selftests="$BUILD/selftests"
+	base="$base/.kho-out/arch/x86/boot/bzImage" v73="$up" ours="$tree/.kho-out/arch/x86/boot/bzImage" \
+	/selftests="$BUILD/selftests"
 log "step 5/5: KUnit and VM scenarios (QEMU ${KHO_ACCEL:-tcg})"
 rc=0
 python3 "$TOP/tests/run.py" --kernel "$tree/.kho-out/arch/x86/boot/bzImage" --initrd "$BUILD/initrd.cpio.gz" \
 	--base-kernel "$base/.kho-out/arch/x86/boot/bzImage" --base-initrd "$BUILD/initrd-base.cpio.gz" \
 	--tree "$tree" --base-tree "$base" --upstream-kernel "$up" \
-	--selftest-initrd "$BUILD/initrd-st.cpio.gz" --debug-kernel "$dbg" --debug-initrd "$BUILD/initrd-debug.cpio.gz" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
+	--selftest-initrd "$BUILD/initrd-st.cpio.gz" --debug-kernel "$dbg" --debug-initrd "$BUILD/initrd-debug.cpio.gz" \
+	--debug-scope "${KHO_DEBUG:-ci}" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
 log "all tests finished in $(( $(date +%s) - t0 ))s"
 exit $rc

@@ -53,6 +53,9 @@ def main():
                     "(configs/debug.fragment); the debug-* scenarios run on it")
     ap.add_argument("--debug-initrd", help="initrd for --debug-kernel (with selftests, "
                     "base and v73 images)")
+    ap.add_argument("--debug-scope", choices=["ci", "all"], default="ci",
+                    help="which scenarios run again on --debug-kernel: the default "
+                    "part (ci) or every one that can (all)")
     ap.add_argument("--out", default=os.path.join(TOP, "build", "results"))
     ap.add_argument("--only", help="regex of scenario names to run")
     args = ap.parse_args()
@@ -65,6 +68,9 @@ def main():
     t_all = time.time()
     for name, fn in scenarios.ALL:
         if args.only and not re.search(args.only, name):
+            continue
+        if (args.debug_scope == "ci" and name.startswith("debug-")
+                and name[len("debug-"):] not in scenarios.DEBUG_CI):
             continue
         t0 = time.time()
         print("== %s" % name, flush=True)
