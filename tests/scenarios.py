@@ -610,6 +610,10 @@ def upstream_liveupdate(ctx):
     rc2 = selftest_runs(g2)
     check(c, "%s: gen 2 retrieved the LUO state" % name,
           g2.grep(r"luo: Retrieved live update data"), "")
+    subfdts = g2.facts_of("subfdt")
+    check(c, "%s: gen 2 does not show LUO's freed state in kho/in/sub_fdts" % name,
+          "out LUO 32" in [v.rsplit(" ", 0)[0] for v in subfdts]
+          and not [v for v in subfdts if v.startswith("in LUO ")], "; ".join(subfdts))
     for t in LUO_KEXEC:
         o = g2.files.get("st:%s:2" % t, [])
         check(c, "%s: %s stage 2 verifies the preserved data" % (name, t),
