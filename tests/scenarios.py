@@ -611,8 +611,9 @@ def upstream_liveupdate(ctx):
     check(c, "%s: gen 2 retrieved the LUO state" % name,
           g2.grep(r"luo: Retrieved live update data"), "")
     subfdts = g2.facts_of("subfdt")
-    check(c, "%s: gen 2 does not show LUO's freed state in kho/in/sub_fdts" % name,
-          "out LUO 32" in [v.rsplit(" ", 0)[0] for v in subfdts]
+    # LUO frees its incoming state at boot (patch 19); test_kho keeps its own.
+    check(c, "%s: gen 2 kho/in/sub_fdts shows test_kho's blob, not LUO's freed one" % name,
+          [v for v in subfdts if v.startswith("in kho_test ")]
           and not [v for v in subfdts if v.startswith("in LUO ")], "; ".join(subfdts))
     for t in LUO_KEXEC:
         o = g2.files.get("st:%s:2" % t, [])
@@ -631,8 +632,11 @@ def upstream_kho_vmtest(ctx):
     kernel = ctx.args.kernel
     kout = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(kernel))))
     serial = os.path.join(ctx.out, name + ".serial.log")
+    # The sanitizer kernel needs a smaller scratch scale in vmtest's 1 GiB
+    # guest (see DebugCtx); vmtest's own command line is kept otherwise.
+    extra = ["kho_scratch=50%"] if getattr(ctx, "debug", False) else []
     p = subprocess.run(["bash", os.path.join(TOP, "scripts", "kho-vmtest.sh"), ctx.args.tree,
-                        kout, serial], capture_output=True, text=True, timeout=900)
+                        kout, serial] + extra, capture_output=True, text=True, timeout=900)
     with open(os.path.join(ctx.out, name + ".log"), "w") as f:
         f.write(p.stdout + p.stderr)
     print("   vmtest.sh: exit %d (log %s)" % (p.returncode, os.path.relpath(serial)), flush=True)
@@ -685,6 +689,12 @@ class DebugCtx(Ctx):
     def boot(self, name, append, gens=1, mem="1G", timeout=None, **kw):
         if "kho_scratch=" not in append:
             append += " kho_scratch=50%"
+        # 4-level paging: with 5-level paging (TCG's -cpu max has LA57),
+        # KASAN of the base kernel can flag a "wild-memory-access" in an
+        # interrupt that lands while identify_cpu() rebuilds the CPUID
+        # tables (seen once in ~60 boots, in the first kernel, before KHO
+        # does anything). Not ours to fix here; kept out of the way.
+        append += " no5lvl"
         return super().boot(name, append, gens=gens, mem=self.MEM.get(mem, mem),
                             timeout=timeout or 2 * (120 + 90 * gens), **kw)
 
