@@ -780,9 +780,8 @@ DEBUG = [n for n, _ in ALL if n not in ("static", "bisect", "memblock-sim", "gig
                                         "sparse-tiny-numa", "interop-to-73", "interop-from-73")
          and not n.startswith("base-")]
 # The part of it the test command runs by default (KHO_DEBUG=all: every one).
-DEBUG_CI = ["kunit", "roundtrip", "extension", "giga-default", "giga-numa", "giga-mixed",
-            "corrupt-table-oob", "corrupt-loop", "corrupt-fdt", "upstream-liveupdate",
-            "upstream-kho-vmtest"]
+DEBUG_CI = ["kunit", "roundtrip", "extension", "giga-default", "giga-numa",
+            "corrupt-table-oob", "corrupt-fdt", "upstream-liveupdate", "upstream-kho-vmtest"]
 ALL += [("debug-" + n, debug(n, fn)) for n, fn in ALL if n in DEBUG]
 ALL.append(("debug-kasan-handover", debug("kasan-handover", kasan_handover)))
 DEBUG_CI.append("kasan-handover")
