@@ -768,16 +768,20 @@ ALL = [
 
 # Scenarios repeated on the sanitizer kernel (KASAN, UBSAN, lockdep): every
 # one that boots our kernel first (the base-* ones boot the bare base), but
-#  - those with an explicit kho_scratch= too small for a KASAN successor,
-#    whose shadow (1/8 of RAM) comes from handed-over scratch, allocated
-#    before scratch can be extended: giga-explicit, sparse-tiny-numa;
+#  - those with an explicit kho_scratch= sized for a kernel without KASAN:
+#    too small for a KASAN successor, whose shadow (1/8 of RAM) comes from
+#    handed-over scratch, allocated before scratch can be extended
+#    (giga-explicit, sparse-tiny-numa), or a 2 GiB global area that a KASAN
+#    guest with 2 GiB of gigantic pages often has no room for
+#    (giga-bigscratch: KHO disabled in one of two runs);
 #  - interop with stock 7.3: a 7.3 predecessor (no KASAN) sizes scratch for
 #    itself, too small for a KASAN successor's shadow (it hangs before the
 #    console is up), and 7.3's test_kho compares partial checksums, which
 #    differ between the generic csum_partial() of KASAN kernels and x86's
 #    (patch 18 fixes that in our test_kho).
 DEBUG = [n for n, _ in ALL if n not in ("static", "bisect", "memblock-sim", "giga-explicit",
-                                        "sparse-tiny-numa", "interop-to-73", "interop-from-73")
+                                        "sparse-tiny-numa", "giga-bigscratch", "interop-to-73",
+                                        "interop-from-73")
          and not n.startswith("base-")]
 # The part of it the test command runs by default (KHO_DEBUG=all: every one).
 DEBUG_CI = ["kunit", "roundtrip", "extension", "giga-default", "giga-numa",
