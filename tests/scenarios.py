@@ -157,8 +157,12 @@ def giga_3gen(ctx):
 
 
 def giga_numa(ctx):
-    """2-node NUMA guest, one 1 GiB page per node in every generation."""
-    return giga_series(ctx, "giga-numa", "", gens=2, numa=["3G", "3G"],
+    """2-node NUMA guest, one 1 GiB page per node in every generation.
+    4 GiB per node: with 3 GiB, node 0 (RAM below the PCI hole) has a
+    single 1 GiB-aligned free block, and KASLR sometimes puts the kernel
+    image in it (no page for node 0 in a first boot, nothing to do with
+    KHO: seen once in ~25 runs)."""
+    return giga_series(ctx, "giga-numa", "", gens=2, numa=["4G", "4G"], mem="8G",
                        append="kho=on hugepagesz=1G hugepages=0:1,1:1",
                        want={(0, GIB_KB): 1, (1, GIB_KB): 1})
 
