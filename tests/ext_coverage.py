@@ -1,0 +1,115 @@
+"""Scratch extension on host-like layouts, ours and stock 7.3 side by side.
+
+Each layout runs twice in the same test run: our kernel hands over to our
+kernel, and our kernel hands over to stock 7.3 (built with the harness-only
+instrument scripts/v73-instrument.patch, which prints the ranges 7.3 marks
+as scratch). Generation 1 is our kernel in both chains, with the same
+command line and the same load, so both successors receive the same kind of
+handover; generation 2 is measured, cold (its first and only extension).
+
+Target: the successor's System RAM (/proc/iomem) less the 2 MiB granules
+that hold a page the predecessor preserved or a page of its tree (its
+kho/out/preserved list) less the scratch areas handed over. Gained: the part
+of what the successor marked as scratch that lies in the target.
+"""
+import re
+
+import coverage
+from scenarios import Skip, check, gen_checks, ranges_of, test_kho_checks
+
+# Ours: "scratch extended by N MiB in M stretches (memblock regions A -> B)"
+OURS = re.compile(r"KHO: scratch extended by (\d+) MiB in (\d+) stretches "
+                  r"\(memblock regions (\d+) -> (\d+)\).*; (\d+) us")
+
+
+def holes(every_mib=64, low_end_mib=3072, high_mib=(4096, 6464)):
+    """memmap=4K$ADDR holes every 64 MiB in RAM below 3 GiB and above 4 GiB
+    (a 6 GiB pc guest), in the short M-suffixed form that fits the 2 KiB
+    command line."""
+    addrs = list(range(every_mib, low_end_mib, every_mib))
+    addrs += list(range(high_mib[0] + every_mib, high_mib[1], every_mib))
+    return " ".join("memmap=4K$%dM" % a for a in addrs)
+
+
+LAYOUTS = {
+    # name: (append, boot keyword arguments)
+    "fragmented": ("kho=on kho_scratch=16M,64M,32M " + holes(), {"mem": "6G"}),
+    "numa4": ("kho=on", {"mem": "7680M", "numa": ["2G", "1G", "3G", "1536M"]}),
+}
+
+LOADS = {
+    # name: extra command line for generation 1
+    "scatter": "khot.scatter=64",
+    "light": "",
+}
+
+
+def measure(g, prev):
+    """(gained, target) bytes of generation g, predecessor prev."""
+    ram = coverage.ram_ranges(g.files.get("iomem", []))
+    pre = prev.files.get("kho_out_preserved", [])
+    busy = ranges_of(pre, "page") + ranges_of(pre, "tree")
+    scratch = list(zip([int(x, 16) for x in g.files.get("scratch_phys", [])],
+                       [int(x, 16) for x in g.files.get("scratch_len", [])]))
+    if (g.fact("start") or "").startswith("7.3"):
+        gained = coverage.parse_73_ext(g.dmesg)
+    else:
+        gained = ranges_of(g.files.get("kho_scratch_ext", []))
+    return coverage.coverage(ram, busy, scratch, gained), ram, busy
+
+
+def side_by_side(ctx, layout, load):
+    name = "ext-%s-%s" % (layout, load)
+    if not ctx.args.upstream_kernel:
+        raise Skip("no --upstream-kernel (stock 7.3) given")
+    append, kw = LAYOUTS[layout]
+    append = append + " " + LOADS[load]
+    c = []
+    res = {}
+    for who, chain in (("ours", "bzImage"), ("7.3", "v73")):
+        run = ctx.boot("%s-%s" % (name, who), append + " khot.chain=" + chain, gens=2,
+                       timeout=600, **kw)
+        reached = gen_checks(c, run, "%s (%s)" % (name, who), 2)
+        if len(reached) < 2:
+            continue
+        g1, g2 = reached
+        check(c, "%s (%s): gen 2 runs the expected kernel" % (name, who),
+              (g2.fact("start") or "").startswith("7.3") == (who == "7.3"), g2.fact("start"))
+        check(c, "%s (%s): gen 1 listed its preservations" % (name, who),
+              g1.filestate.get("kho_out_preserved") == "ok", g1.filestate.get("kho_out_preserved"))
+        if load == "scatter":
+            check(c, "%s (%s): gen 1 scattered its preservations" % (name, who),
+                  g1.fact("scattered"), "; ".join(g1.grep(r"test: preserved .* scattered")) or
+                  g1.fact("scatter_failed", "no scatter"))
+        if who == "ours":
+            test_kho_checks(c, "%s (%s)" % (name, who), reached)
+        (gained, target), ram, busy = measure(g2, g1)
+        res[who] = (gained, target)
+        regions = len(ram)
+        if layout == "fragmented":
+            check(c, "%s: the successor's memory map has at least 80 RAM regions" % name,
+                  regions >= 80, "%d" % regions)
+        if who == "ours":
+            m = [OURS.search(l) for l in g2.dmesg]
+            m = [x for x in m if x]
+            ok = bool(m)
+            if ok:
+                mib, n, r0, r1, us = map(int, m[0].groups())
+                ok = r1 - r0 <= 2 * n
+            check(c, "%s (ours): memblock regions added <= 2 x stretches marked" % name, ok,
+                  m[0].group(0) if m else "no extension message")
+    line = "; ".join("%s gained %d of %d MiB (%.1f%%)" % (w, g >> 20, t >> 20, 100.0 * g / t if t else 0)
+                     for w, (g, t) in sorted(res.items()))
+    print("   %s: %s" % (name, line), flush=True)
+    if "ours" in res:
+        g, t = res["ours"]
+        check(c, "%s: ours gains >= 95%% of the memory outside busy 2 MiB granules" % name,
+              t > 0 and g * 100 >= 95 * t, line)
+    if "ours" in res and "7.3" in res:
+        check(c, "%s: ours gains no less than 7.3 on the same layout" % name,
+              res["ours"][0] >= res["7.3"][0], line)
+    return c
+
+
+SCENARIOS = [("ext-%s-%s" % (l, w), (lambda l, w: lambda ctx: side_by_side(ctx, l, w))(l, w))
+             for l in LAYOUTS for w in LOADS]
