@@ -106,10 +106,19 @@ def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None):
            "-kernel", kernel, "-initrd", initrd,
            "-append", "console=ttyS0 panic=-1 oops=panic loglevel=7 " + append]
     if numa:
-        # numa: list of memory sizes, one per node, e.g. ["3G", "3G"]
+        # numa: list of memory sizes, one per node, e.g. ["3G", "3G"]; a
+        # size of "0" is a node with a CPU and no memory. With a memoryless
+        # node every node gets a CPU of its own (-smp raised to match).
+        cpus = any(size == "0" for size in numa)
+        if cpus:
+            cmd[cmd.index("-smp") + 1] = str(max(smp, len(numa)))
         for i, size in enumerate(numa):
-            cmd += ["-object", "memory-backend-ram,id=m%d,size=%s" % (i, size),
-                    "-numa", "node,nodeid=%d,memdev=m%d" % (i, i)]
+            node = "node,nodeid=%d" % i + (",cpus=%d" % i if cpus else "")
+            if size == "0":
+                cmd += ["-numa", node]
+            else:
+                cmd += ["-object", "memory-backend-ram,id=m%d,size=%s" % (i, size),
+                        "-numa", node + ",memdev=m%d" % i]
     return cmd
 
 

@@ -774,7 +774,8 @@ ALL = [
 ]
 
 import ext_coverage  # noqa: E402 (uses the helpers above)
-ALL += ext_coverage.SCENARIOS
+import giga_nodes  # noqa: E402
+ALL += ext_coverage.SCENARIOS + giga_nodes.SCENARIOS
 
 # Scenarios repeated on the sanitizer kernel (KASAN, UBSAN, lockdep): every
 # one that boots our kernel first (the base-* ones boot the bare base), but
@@ -789,11 +790,12 @@ ALL += ext_coverage.SCENARIOS
 #    console is up), and 7.3's test_kho compares partial checksums, which
 #    differ between the generic csum_partial() of KASAN kernels and x86's
 #    (patch 18 fixes that in our test_kho);
-#  - the ext-* coverage measurements, which compare with stock 7.3.
+#  - the ext-* coverage measurements, which compare with stock 7.3, and the
+#    giga-nodes-* matrix (giga-numa and giga-default stand for it).
 DEBUG = [n for n, _ in ALL if n not in ("static", "bisect", "memblock-sim", "giga-explicit",
                                         "sparse-tiny-numa", "giga-bigscratch", "interop-to-73",
                                         "interop-from-73")
-         and not n.startswith(("base-", "ext-"))]
+         and not n.startswith(("base-", "ext-", "giga-nodes-"))]
 # The part of it the test command runs by default (KHO_DEBUG=all: every one).
 DEBUG_CI = ["kunit", "roundtrip", "extension", "giga-default", "giga-numa",
             "corrupt-table-oob", "corrupt-fdt", "upstream-liveupdate", "upstream-kho-vmtest"]
