@@ -18,7 +18,7 @@ allow=$TOP/tests/checkpatch-allow
 while read -r p; do
 	case "$p" in ''|'#'*) continue;; esac
 	out=$(perl "$tree/scripts/checkpatch.pl" --strict --no-tree -q --showfile "$TOP/patches/$p" 2>&1 |
-		grep -E '^(ERROR|WARNING|CHECK):' || true)
+		grep -E '(^|: )(ERROR|WARNING|CHECK):' || true)
 	left=$(while IFS= read -r l; do
 		[ -z "$l" ] && continue
 		grep -v '^#' "$allow" | while IFS='|' read -r pat msg; do
