@@ -21,7 +21,9 @@ while read -r p; do
 		grep -E '(^|: )(ERROR|WARNING|CHECK):' || true)
 	left=$(while IFS= read -r l; do
 		[ -z "$l" ] && continue
-		grep -v '^#' "$allow" | while IFS='|' read -r pat msg; do
+		# <patch regex>|<message>: the message is what follows the last "|"
+		grep -v '^#' "$allow" | while IFS= read -r entry; do
+			pat=${entry%|*} msg=${entry##*|}
 			[ -n "$pat" ] && [[ "$p" =~ $pat ]] && [[ "$l" == *"$msg"* ]] && echo allowed
 		done | grep -q allowed || echo "$l"
 	done <<< "$out")

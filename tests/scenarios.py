@@ -297,6 +297,27 @@ def extension(ctx):
     return c
 
 
+def init_fails(ctx):
+    """kho_init() fails in a first boot (test-only kho_test_fail_init): the
+    scratch areas go back to the page allocator as movable memory. With
+    DEFERRED_STRUCT_PAGE_INIT (the sanitizer kernel, debug-kho-init-fails)
+    the memory map made their pageblocks MIGRATE_CMA at memblock_free_all(),
+    which only a working kho_init() accounts as CMA; none may be left."""
+    c = []
+    name = "kho-init-fails"
+    run = ctx.boot(name, "kho=on kho_test_fail_init", gens=1, mem="2G")
+    reached = gen_checks(c, run, name, 1)
+    for g in reached:
+        msg = g.grep(r"KHO: disabled: setting up the handover failed")
+        check(c, "%s: one message says KHO is off and why" % name, len(msg) == 1,
+              msg[0] if msg else "no message")
+        check(c, "%s: no MIGRATE_CMA pageblocks left" % name, g.fact("cma_bytes") == "0",
+              "CMA pageblocks hold %s bytes" % g.fact("cma_bytes"))
+        check(c, "%s: the scratch memory is free again (MemTotal >= 1900 MiB)" % name,
+              (g.meminfo("MemTotal") or 0) >= 1900 * 1024, "MemTotal %s kB" % g.meminfo("MemTotal"))
+    return c
+
+
 BIGSCRATCH = "kho=on hugepagesz=1G hugepages=2 kho_scratch=64M,2G,0"
 
 
@@ -749,6 +770,7 @@ ALL = [
     ("memblock-sim", memblock_sim),
     ("roundtrip", roundtrip),
     ("extension", extension),
+    ("kho-init-fails", init_fails),
     ("giga-default", giga_default),
     ("giga-explicit", giga_explicit),
     ("giga-3gen", giga_3gen),
@@ -798,7 +820,8 @@ DEBUG = [n for n, _ in ALL if n not in ("static", "bisect", "memblock-sim", "gig
          and not n.startswith(("base-", "ext-", "giga-nodes-"))]
 # The part of it the test command runs by default (KHO_DEBUG=all: every one).
 DEBUG_CI = ["kunit", "roundtrip", "extension", "giga-default", "giga-numa",
-            "corrupt-table-oob", "corrupt-fdt", "upstream-liveupdate", "upstream-kho-vmtest"]
+            "corrupt-table-oob", "corrupt-fdt", "upstream-liveupdate", "upstream-kho-vmtest",
+            "kho-init-fails"]
 ALL += [("debug-" + n, debug(n, fn)) for n, fn in ALL if n in DEBUG]
 ALL.append(("debug-kasan-handover", debug("kasan-handover", kasan_handover)))
 DEBUG_CI.append("kasan-handover")
