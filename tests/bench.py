@@ -104,7 +104,8 @@ def ext_cases(args, rows):
             print("bench %d MiB: no result (see %s.log)" % (mib, "bench-ext-%d" % mib))
             continue
         f = dict(re.findall(r"(\w+)=(\d+)", line[0]))
-        m = re.search(r"extended by (\d+) MiB in (\d+) ranges \((\d+) KiB", ext[0]) if ext else None
+        m = re.search(r"extended by (\d+) MiB in (\d+) (?:ranges|stretches).*?(\d+) KiB granules",
+                      ext[0]) if ext else None
         memtotal = (g2.meminfo("MemTotal") or 0) // 1024
         gib_mib, gib_ranges = coverage_1g(g2)
         rows.append(dict(preserved_mib=mib, guest=mem, keys=int(f["keys"]),
