@@ -797,7 +797,8 @@ ALL = [
 
 import ext_coverage  # noqa: E402 (uses the helpers above)
 import giga_nodes  # noqa: E402
-ALL += ext_coverage.SCENARIOS + giga_nodes.SCENARIOS
+import sparse_nodes  # noqa: E402
+ALL += ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
 
 # Scenarios repeated on the sanitizer kernel (KASAN, UBSAN, lockdep): every
 # one that boots our kernel first (the base-* ones boot the bare base), but
@@ -813,11 +814,12 @@ ALL += ext_coverage.SCENARIOS + giga_nodes.SCENARIOS
 #    differ between the generic csum_partial() of KASAN kernels and x86's
 #    (patch 18 fixes that in our test_kho);
 #  - the ext-* coverage measurements, which compare with stock 7.3, and the
-#    giga-nodes-* matrix (giga-numa and giga-default stand for it).
+#    giga-nodes-* matrix (giga-numa and giga-default stand for it), and
+#    sparse-asym-* (tiny explicit scratch, as sparse-tiny-numa).
 DEBUG = [n for n, _ in ALL if n not in ("static", "bisect", "memblock-sim", "giga-explicit",
                                         "sparse-tiny-numa", "giga-bigscratch", "interop-to-73",
                                         "interop-from-73")
-         and not n.startswith(("base-", "ext-", "giga-nodes-"))]
+         and not n.startswith(("base-", "ext-", "giga-nodes-", "sparse-asym-"))]
 # The part of it the test command runs by default (KHO_DEBUG=all: every one).
 DEBUG_CI = ["kunit", "roundtrip", "extension", "giga-default", "giga-numa",
             "corrupt-table-oob", "corrupt-fdt", "upstream-liveupdate", "upstream-kho-vmtest",
