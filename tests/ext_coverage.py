@@ -48,13 +48,23 @@ LOADS = {
 }
 
 
+def preserved_of(prev):
+    """(start, size) of every page and tree page prev handed over."""
+    pre = prev.files.get("kho_out_preserved", [])
+    return ranges_of(pre, "page") + ranges_of(pre, "tree")
+
+
+def scratch_of(g):
+    """(start, size) of g's scratch areas (kho/out/scratch_*)."""
+    return list(zip([int(x, 16) for x in g.files.get("scratch_phys", [])],
+                    [int(x, 16) for x in g.files.get("scratch_len", [])]))
+
+
 def measure(g, prev):
     """(gained, target) bytes of generation g, predecessor prev."""
     ram = coverage.ram_ranges(g.files.get("iomem", []))
-    pre = prev.files.get("kho_out_preserved", [])
-    busy = ranges_of(pre, "page") + ranges_of(pre, "tree")
-    scratch = list(zip([int(x, 16) for x in g.files.get("scratch_phys", [])],
-                       [int(x, 16) for x in g.files.get("scratch_len", [])]))
+    busy = preserved_of(prev)
+    scratch = scratch_of(g)
     if (g.fact("start") or "").startswith("7.3"):
         gained = coverage.parse_73_ext(g.dmesg)
     else:

@@ -14,7 +14,8 @@ preserved memory where the pages would go, so there the check is against
 the 1 GiB blocks that lie outside scratch and preserved memory.
 """
 import coverage
-from scenarios import GIB_KB, check, gen_checks, kho_checks, ranges_of, test_kho_checks
+import ext_coverage
+from scenarios import GIB_KB, check, gen_checks, kho_checks, test_kho_checks
 
 LAYOUTS = {
     # 1 GiB-aligned blocks: node 0 [0,1G) [1G,2G); node 1 [2G,3G) and
@@ -65,11 +66,7 @@ def usable_blocks(g, prev):
     """1 GiB-aligned blocks of g's RAM that overlap no scratch area and no
     page (or tree page) that prev preserved: where g can put 1 GiB pages."""
     ram = coverage._intervals(coverage.ram_ranges(g.files.get("iomem", [])))
-    pre = prev.files.get("kho_out_preserved", [])
-    bad = ranges_of(pre, "page") + ranges_of(pre, "tree")
-    bad += list(zip([int(x, 16) for x in g.files.get("scratch_phys", [])],
-                    [int(x, 16) for x in g.files.get("scratch_len", [])]))
-    bad = coverage._intervals(bad)
+    bad = coverage._intervals(ext_coverage.preserved_of(prev) + ext_coverage.scratch_of(g))
     n = 0
     for a, e in ram:
         b = (a + (1 << 30) - 1) >> 30 << 30
