@@ -12,14 +12,8 @@ that hold a page the predecessor preserved or a page of its tree (its
 kho/out/preserved list) less the scratch areas handed over. Gained: the part
 of what the successor marked as scratch that lies in the target.
 """
-import re
-
 import coverage
-from scenarios import Skip, check, gen_checks, ranges_of, test_kho_checks
-
-# Ours: "scratch extended by N MiB in M stretches (memblock regions A -> B)"
-OURS = re.compile(r"KHO: scratch extended by (\d+) MiB in (\d+) stretches "
-                  r"\(memblock regions (\d+) -> (\d+)\).*; (\d+) us")
+from scenarios import Skip, check, gen_checks, ranges_of, region_bound, test_kho_checks
 
 
 def holes(every_mib=64, low_end_mib=3072, high_mib=(4096, 6464)):
@@ -104,14 +98,8 @@ def side_by_side(ctx, layout, load):
             check(c, "%s: the successor's memory map has at least 80 RAM regions" % name,
                   regions >= 80, "%d" % regions)
         if who == "ours":
-            m = [OURS.search(l) for l in g2.dmesg]
-            m = [x for x in m if x]
-            ok = bool(m)
-            if ok:
-                mib, n, r0, r1, us = map(int, m[0].groups())
-                ok = r1 - r0 <= 2 * n
-            check(c, "%s (ours): memblock regions added <= 2 x stretches marked" % name, ok,
-                  m[0].group(0) if m else "no extension message")
+            ok, detail = region_bound(g2.dmesg)
+            check(c, "%s (ours): memblock regions added <= 2 x stretches marked" % name, ok, detail)
     line = "; ".join("%s gained %d of %d MiB (%.1f%%)" % (w, g >> 20, t >> 20, 100.0 * g / t if t else 0)
                      for w, (g, t) in sorted(res.items()))
     print("   %s: %s" % (name, line), flush=True)

@@ -259,6 +259,18 @@ def overlaps(a, b):
     return hits
 
 
+def region_bound(lines, stretches=None):
+    """(ok, detail): the extension message in lines shows at most two
+    memblock regions added per stretch marked (stretches as given, or as
+    the message counts them)."""
+    for l in lines:
+        m = re.search(r"in (\d+) stretches \(memblock regions (\d+) -> (\d+)\)", l)
+        if m:
+            n = int(m.group(1)) if stretches is None else stretches
+            return int(m.group(3)) - int(m.group(2)) <= 2 * n, "%d stretches, %s" % (n, m.group(0))
+    return False, "no extension message with region counts"
+
+
 def extension(ctx):
     """Scratch extension: after a handover, memory without preserved or tree
     pages is scratch; none of it holds a page the previous kernel preserved
@@ -290,11 +302,9 @@ def extension(ctx):
         check(c, "%s: gen %d extension covers most memory (>= 70%% of MemTotal)" % (name, g.index),
               memtotal and total >= 0.7 * memtotal,
               "%d MiB of %d MiB" % (total >> 20, memtotal >> 20))
-        m = [re.search(r"\(memblock regions (\d+) -> (\d+)\)", l) for l in msg]
-        m = [x for x in m if x]
+        ok, detail = region_bound(msg, len(ext))
         check(c, "%s: gen %d memblock regions added <= 2 x stretches marked" % (name, g.index),
-              m and int(m[0].group(2)) - int(m[0].group(1)) <= 2 * len(ext),
-              "%d stretches, %s" % (len(ext), m[0].group(0) if m else "no region counts"))
+              ok, detail)
     return c
 
 
