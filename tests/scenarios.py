@@ -18,7 +18,7 @@ class Skip(Exception):
 
 # Kernel reports that fail any scenario: oopses, warnings (lockdep and RCU
 # splats start with "WARNING:"), sanitizer reports, list corruption.
-REPORTS = (r"Kernel panic|BUG:|Oops|WARNING:|general protection|KASAN|UBSAN|"
+REPORTS = (r"Kernel panic|BUG:|Oops|WARNING:|general protection|KASAN:|UBSAN|"
            r"DEBUG_LOCKS_WARN_ON|lockdep is turned off|list_(add|del) corruption")
 
 
@@ -305,6 +305,15 @@ def extension(ctx):
         ok, detail = region_bound(msg, len(ext))
         check(c, "%s: gen %d memblock regions added <= 2 x stretches marked" % (name, g.index),
               ok, detail)
+        # Once the buddy allocator runs, only the scratch areas handed on
+        # are MEMBLOCK_KHO_SCRATCH (counted by the kernel from memblock).
+        scratch = sum(int(x, 16) for x in g.files.get("scratch_len", []))
+        back = [re.search(r"scratch: (\d+) KiB in \d+ memblock regions", l)
+                for l in g.grep(r"KHO: stretches are normal memory again")]
+        check(c, "%s: gen %d afterwards only the %d KiB of scratch areas are marked scratch"
+              % (name, g.index, scratch >> 10),
+              len(back) == 1 and back[0] and int(back[0].group(1)) << 10 == scratch,
+              back[0].group(0) if back and back[0] else "no message")
     return c
 
 
@@ -809,7 +818,10 @@ ALL = [
 import ext_coverage  # noqa: E402 (uses the helpers above)
 import giga_nodes  # noqa: E402
 import sparse_nodes  # noqa: E402
-ALL += ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
+import hugetlb_cma  # noqa: E402
+import early_users  # noqa: E402
+ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
+        + hugetlb_cma.SCENARIOS + early_users.SCENARIOS)
 
 # Scenarios repeated on the sanitizer kernel (KASAN, UBSAN, lockdep): every
 # one that boots our kernel first (the base-* ones boot the bare base), but
@@ -826,11 +838,11 @@ ALL += ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
 #    (patch 18 fixes that in our test_kho);
 #  - the ext-* coverage measurements, which compare with stock 7.3, and the
 #    giga-nodes-* matrix (giga-numa and giga-default stand for it), and
-#    sparse-asym-* (tiny explicit scratch, as sparse-tiny-numa).
+#    sparse-asym-* and early-* (small explicit scratch, as sparse-tiny-numa).
 DEBUG = [n for n, _ in ALL if n not in ("static", "bisect", "memblock-sim", "giga-explicit",
                                         "sparse-tiny-numa", "giga-bigscratch", "interop-to-73",
                                         "interop-from-73")
-         and not n.startswith(("base-", "ext-", "giga-nodes-", "sparse-asym-"))]
+         and not n.startswith(("base-", "ext-", "giga-nodes-", "sparse-asym-", "early-"))]
 # The part of it the test command runs by default (KHO_DEBUG=all: every one).
 DEBUG_CI = ["kunit", "roundtrip", "extension", "giga-default", "giga-numa",
             "corrupt-table-oob", "corrupt-fdt", "upstream-liveupdate", "upstream-kho-vmtest",
