@@ -37,7 +37,7 @@ def case(ctx, name, scratch, short):
         check(c, "%s: both count 256 MiB for the crash kernel" % name,
               len(early) == 2 and all(e == 256 for e in early), "; ".join(warns)[:300])
         check(c, "%s: and say even an extending successor is short" % name,
-              warns and all("too small even for the next kernel's image, initrd, crash kernel"
+              warns and all("too small even for a next kernel that extends scratch first"
                             in w for w in warns), (warns or [""])[0][-200:])
     else:
         check(c, "%s: no warning" % name, not warns, (warns or [""])[0])
