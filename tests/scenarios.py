@@ -465,9 +465,9 @@ def sparse_flat(ctx):
 
 CORRUPT = [
     # class, diagnostic the successor must print
+    # (range, in-scratch and the other classes that cost only the piece
+    # they damage are in corrupt_partial.py)
     ("order", r"preserved memory tree is invalid: key with an impossible order"),
-    ("range", r"preserved memory tree is invalid: preserved range in scratch or outside memory"),
-    ("in-scratch", r"preserved memory tree is invalid: preserved range in scratch or outside memory"),
     ("table-oob", r"preserved memory tree is invalid: tree page in scratch or outside memory"),
     ("unaligned", r"preserved memory tree is invalid: tree page pointer not page aligned"),
     ("loop", r"preserved memory tree is invalid: tree loops back to a table above"),
@@ -477,6 +477,10 @@ CORRUPT = [
                r"preserved range in scratch or outside memory)"),
     ("fdt", r"handover FDT .* is incompatible with 'kho-v4'"),
     ("no-memmap", r"handover FDT has no valid preserved memory map"),
+    ("fdt-size", r"handover FDT \(0x[0-9a-f]+, 4096 bytes\) is invalid: -8"),
+    ("fdt-unpreserved", r"dropping the handover from the previous kernel: its FDT is not in "
+                        r"preserved memory"),
+    ("scratch-unaligned", r"handover scratch area \d+ is malformed"),
 ]
 
 
@@ -820,8 +824,9 @@ import giga_nodes  # noqa: E402
 import sparse_nodes  # noqa: E402
 import hugetlb_cma  # noqa: E402
 import early_users  # noqa: E402
+import corrupt_partial  # noqa: E402
 ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
-        + hugetlb_cma.SCENARIOS + early_users.SCENARIOS)
+        + hugetlb_cma.SCENARIOS + early_users.SCENARIOS + corrupt_partial.SCENARIOS)
 
 # Scenarios repeated on the sanitizer kernel (KASAN, UBSAN, lockdep): every
 # one that boots our kernel first (the base-* ones boot the bare base), but

@@ -1,0 +1,108 @@
+"""A bad chunk or blob among good ones costs only itself (patch 20-21).
+
+Generation 1 preserves test_kho's data and, through LUO, a memfd of
+64 MiB (guest/luo-fill), then damages one piece of its handover with the
+test-only corruption knob: a preserved chunk outside memory, in scratch
+or across two nodes, or test_kho's sub-blob pointing outside preserved
+memory. Generation 2 must say what it left out, in one line, and keep
+the rest: still a KHO boot, the memfd back byte for byte, and test_kho's
+data intact when only a chunk was damaged. Generation 3 gets a clean
+handover again.
+
+With kho_on_error=panic the same damage stops generation 2 once its
+console is up, with the same words; a clean handover with that option
+boots as usual.
+"""
+from scenarios import Skip, check, gen_checks, kho_checks
+
+LOST = r"KHO: handover from the previous kernel: left out"
+
+CHUNKS = [
+    # class, what the message names, NUMA layout
+    ("range", r"left out 1 preserved chunks .*preserved range in scratch or outside memory, 0x", None),
+    ("in-scratch", r"left out 1 preserved chunks .*preserved range in scratch or outside memory, 0x", None),
+    # node 1 starts at 1026 MiB: a 4 MiB chunk at 1 GiB spans the edge
+    ("node-cross", r"left out 1 preserved chunks .*preserved range crosses a node boundary, "
+                   r"0x40000000\+0x400000", ["1026M", "1022M"]),
+]
+BLOBS = [
+    ("blob-oob", r"left out blob 'kho_test' \(0x[0-9a-f]+\+0x[0-9a-f]+\): not preserved memory"),
+    ("blob-size", r"left out blob 'kho_test' \(0x[0-9a-f]+\+0x40000000\): not preserved memory"),
+]
+
+
+def boot(ctx, name, append, gens, numa=None):
+    if not ctx.args.selftest_initrd:
+        raise Skip("no --selftest-initrd given (luo-fill)")
+    return ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 " + append, gens=gens,
+                    mem="2G", numa=numa, initrd=ctx.args.selftest_initrd)
+
+
+def partial(ctx, cls, diag, numa, blob):
+    c = []
+    name = "corrupt-part-" + cls
+    run = boot(ctx, name, "khot.corrupt=" + cls, 3, numa)
+    reached = gen_checks(c, run, name, 3)
+    kho_checks(c, name, reached)
+    if not reached:
+        return c
+    g1 = reached[0]
+    check(c, "%s: gen 1 preserved a memfd and damaged its handover" % name,
+          "preserved" in (g1.fact("luo_fill") or "") and g1.fact("corrupted") == cls,
+          "luo_fill %s; corrupt_failed %s" % (g1.fact("luo_fill"), g1.fact("corrupt_failed")))
+    if len(reached) < 2:
+        return c
+    g2 = reached[1]
+    lost = g2.grep(LOST)
+    check(c, "%s: gen 2 names what it left out, in one line" % name,
+          len(lost) == 1 and g2.grep(diag), "; ".join(lost) or "no message")
+    check(c, "%s: gen 2 keeps the rest of the handover" % name,
+          not g2.grep(r"KHO: (dropping the handover|disabling KHO revival)"), "")
+    check(c, "%s: gen 2 has the memfd back byte for byte" % name,
+          "verified 64 MiB" in (g2.fact("luo_check") or ""), g2.fact("luo_check") or "no luo_check")
+    restored = g2.grep(r"test_kho: KHO restore succeeded")
+    if blob:
+        check(c, "%s: gen 2 test_kho finds no blob (it was left out)" % name, not restored,
+              "; ".join(g2.grep(r"test_kho")))
+    else:
+        check(c, "%s: gen 2 test_kho data intact" % name, restored and
+              not g2.grep(r"test_kho: (KHO restore failed|failed to retrieve)"),
+              "; ".join(g2.grep(r"test_kho")))
+    if len(reached) == 3:
+        g3 = reached[2]
+        # test_kho restores in every other generation: gen 3 only saves
+        check(c, "%s: gen 3 clean handover, nothing left out, no test_kho failure" % name,
+              g3.fact("kho_in") == "yes" and not g3.grep(LOST) and
+              not g3.grep(r"test_kho: (KHO restore failed|failed to retrieve)"),
+              "; ".join(g3.grep(LOST + r"|test_kho")))
+    return c
+
+
+def stop(ctx):
+    """kho_on_error=panic: the successor stops instead of running without
+    the chunk; and a clean handover with the option boots."""
+    c = []
+    name = "corrupt-stop"
+    run = boot(ctx, name, "kho_on_error=panic khot.corrupt=range", 2)
+    g = run.gens
+    check(c, "%s: gen 1 reached init" % name, g and g[0].fact("start") is not None, "")
+    g2 = g[1] if len(g) > 1 else None
+    check(c, "%s: gen 2 stops with the reason" % name,
+          g2 is not None and g2.grep(r"Kernel panic - not syncing: KHO: left out 1 preserved "
+                                     r"chunks .*; stopping as kho_on_error=panic asks"),
+          "; ".join(g2.grep(r"panic|KHO:")[-3:]) if g2 else "no gen 2")
+    check(c, "%s: gen 2 never reaches init" % name, g2 is not None and g2.fact("start") is None, "")
+    ok = boot(ctx, name + "-clean", "kho_on_error=panic", 2)
+    r = ok.reached()
+    check(c, "%s: a clean handover with kho_on_error=panic boots, memfd intact" % name,
+          len(r) == 2 and "verified 64 MiB" in (r[1].fact("luo_check") or "") and
+          not r[1].grep(r"Kernel panic"), "%d generations" % len(r))
+    return c
+
+
+SCENARIOS = (
+    [("corrupt-part-" + cls, (lambda a, b, n: lambda ctx: partial(ctx, a, b, n, False))(cls, d, n))
+     for cls, d, n in CHUNKS] +
+    [("corrupt-part-" + cls, (lambda a, b: lambda ctx: partial(ctx, a, b, None, True))(cls, d))
+     for cls, d in BLOBS] +
+    [("corrupt-stop", stop)])
