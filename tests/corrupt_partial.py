@@ -31,6 +31,13 @@ BLOBS = [
 ]
 
 
+RESERVE = [
+    # the area handed over points beyond memory: not revived, named
+    ("reserve-mem-oob", r"left out reserve_mem area 'oops' \(0x[0-9a-f]+\+0x400000\): "
+                        r"not preserved memory"),
+]
+
+
 def boot(ctx, name, append, gens, numa=None):
     if not ctx.args.selftest_initrd:
         raise Skip("no --selftest-initrd given (luo-fill)")
@@ -38,10 +45,10 @@ def boot(ctx, name, append, gens, numa=None):
                     mem="2G", numa=numa, initrd=ctx.args.selftest_initrd)
 
 
-def partial(ctx, cls, diag, numa, blob):
+def partial(ctx, cls, diag, numa, blob, extra=""):
     c = []
     name = "corrupt-part-" + cls
-    run = boot(ctx, name, "khot.corrupt=" + cls, 3, numa)
+    run = boot(ctx, name, extra + "khot.corrupt=" + cls, 3, numa)
     reached = gen_checks(c, run, name, 3)
     kho_checks(c, name, reached)
     if not reached:
@@ -68,6 +75,9 @@ def partial(ctx, cls, diag, numa, blob):
         check(c, "%s: gen 2 test_kho data intact" % name, restored and
               not g2.grep(r"test_kho: (KHO restore failed|failed to retrieve)"),
               "; ".join(g2.grep(r"test_kho")))
+    if extra:
+        check(c, "%s: gen 2 does not revive the area (reserve_mem= sets up a new one)" % name,
+              not g2.grep(r"Revived memory reservation 'oops' from KHO"), "")
     if len(reached) == 3:
         g3 = reached[2]
         # test_kho restores in every other generation: gen 3 only saves
@@ -75,6 +85,20 @@ def partial(ctx, cls, diag, numa, blob):
               g3.fact("kho_in") == "yes" and not g3.grep(LOST) and
               not g3.grep(r"test_kho: (KHO restore failed|failed to retrieve)"),
               "; ".join(g3.grep(LOST + r"|test_kho")))
+    return c
+
+
+def reserve_mem_clean(ctx):
+    """Control: a reserve_mem= area handed over cleanly is revived in
+    generations 2 and 3, and nothing is left out."""
+    c = []
+    name = "reserve-mem-revive"
+    run = boot(ctx, name, "reserve_mem=4M:4096:oops", 3)
+    reached = gen_checks(c, run, name, 3)
+    for g in reached[1:]:
+        check(c, "%s: gen %d revives the area and leaves nothing out" % (name, g.index),
+              g.grep(r"Revived memory reservation 'oops' from KHO") and not g.grep(LOST),
+              "; ".join(g.grep(r"oops|left out")))
     return c
 
 
@@ -105,4 +129,6 @@ SCENARIOS = (
      for cls, d, n in CHUNKS] +
     [("corrupt-part-" + cls, (lambda a, b: lambda ctx: partial(ctx, a, b, None, True))(cls, d))
      for cls, d in BLOBS] +
-    [("corrupt-stop", stop)])
+    [("corrupt-part-" + cls, (lambda a, b: lambda ctx: partial(
+        ctx, a, b, None, False, "reserve_mem=4M:4096:oops "))(cls, d)) for cls, d in RESERVE] +
+    [("reserve-mem-revive", reserve_mem_clean), ("corrupt-stop", stop)])
