@@ -25,7 +25,7 @@ while read -r p; do
 		grep -v '^#' "$allow" | while IFS= read -r entry; do
 			pat=${entry%|*} msg=${entry##*|}
 			[ -n "$pat" ] && [[ "$p" =~ $pat ]] && [[ "$l" == *"$msg"* ]] && echo allowed
-		done | grep -q allowed || echo "$l"
+		done | grep allowed > /dev/null || echo "$l"
 	done <<< "$out")
 	if [ -z "$left" ]; then say ok "checkpatch --strict $p"
 	else say FAIL "checkpatch --strict $p: $(echo "$left" | head -3 | tr '\n' ' ')"; fails=$((fails + 1)); fi
