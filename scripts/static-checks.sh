@@ -24,7 +24,9 @@ while read -r p; do
 		# <patch regex>|<message>: the message is what follows the last "|"
 		grep -v '^#' "$allow" | while IFS= read -r entry; do
 			pat=${entry%|*} msg=${entry##*|}
-			[ -n "$pat" ] && [[ "$p" =~ $pat ]] && [[ "$l" == *"$msg"* ]] && echo allowed
+			if [ -n "$pat" ] && [[ "$p" =~ $pat ]] && [[ "$l" == *"$msg"* ]]; then
+				echo allowed
+			fi
 		done | grep allowed > /dev/null || echo "$l"
 	done <<< "$out")
 	if [ -z "$left" ]; then say ok "checkpatch --strict $p"
