@@ -2,6 +2,10 @@
 # Every test: build the series and the bare base, run KUnit and the VM scenarios.
 # Ends with "N passed, N failed"; exits non-zero on any failure.
 . "$(dirname "$0")/lib.sh"
+# --full: also the scenarios kept out of the default run for time
+# (tests/scenarios.py FULL_ONLY), and every sanitizer scenario.
+scope=default
+[ "${1:-}" = --full ] && { scope=full; KHO_DEBUG=all; }
 t0=$(date +%s)
 need_pkgs qemu-system-x86 python3 busybox-static kexec-tools liburcu-dev
 
@@ -40,6 +44,6 @@ python3 "$TOP/tests/run.py" --kernel "$tree/.kho-out/arch/x86/boot/bzImage" --in
 	--base-kernel "$base/.kho-out/arch/x86/boot/bzImage" --base-initrd "$BUILD/initrd-base.cpio.gz" \
 	--tree "$tree" --base-tree "$base" --upstream-kernel "$up" \
 	--selftest-initrd "$BUILD/initrd-st.cpio.gz" --debug-kernel "$dbg" --debug-initrd "$BUILD/initrd-debug.cpio.gz" \
-	--debug-scope "${KHO_DEBUG:-ci}" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
+	--debug-scope "${KHO_DEBUG:-ci}" --scope "$scope" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
 log "all tests finished in $(( $(date +%s) - t0 ))s"
 exit $rc

@@ -56,6 +56,8 @@ def main():
     ap.add_argument("--debug-scope", choices=["ci", "all"], default="ci",
                     help="which scenarios run again on --debug-kernel: the default "
                     "part (ci) or every one that can (all)")
+    ap.add_argument("--scope", choices=["default", "full"], default="default",
+                    help="full also runs scenarios.FULL_ONLY")
     ap.add_argument("--out", default=os.path.join(TOP, "build", "results"))
     ap.add_argument("--only", help="regex of scenario names to run")
     args = ap.parse_args()
@@ -64,6 +66,7 @@ def main():
     exp = load_expectations()
     ctx = scenarios.Ctx(args)
     counts = {"PASS": 0, "FAIL": 0, "XFAIL": 0, "XPASS": 0, "SKIP": 0}
+    not_run = []
     failed = []
     t_all = time.time()
     for name, fn in scenarios.ALL:
@@ -71,6 +74,9 @@ def main():
             continue
         if (args.debug_scope == "ci" and name.startswith("debug-")
                 and name[len("debug-"):] not in scenarios.DEBUG_CI):
+            continue
+        if args.scope != "full" and name in scenarios.FULL_ONLY:
+            not_run.append(name)
             continue
         t0 = time.time()
         print("== %s" % name, flush=True)
@@ -104,6 +110,8 @@ def main():
           % (time.time() - t_all, counts["XFAIL"]))
     for f in failed:
         print("failed: " + f)
+    if not_run:
+        print("not run (only with ./kho test --full): " + " ".join(not_run))
     nfail = counts["FAIL"] + counts["XPASS"]
     line = "%d passed, %d failed" % (counts["PASS"], nfail)
     if counts["SKIP"]:

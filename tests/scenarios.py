@@ -850,6 +850,17 @@ DEBUG = [n for n, _ in ALL if n not in ("static", "bisect", "memblock-sim", "gig
                                         "sparse-tiny-numa", "giga-bigscratch", "interop-to-73",
                                         "interop-from-73")
          and not n.startswith(("base-", "ext-", "giga-nodes-", "sparse-asym-", "early-"))]
+# Scenarios only the full mode runs (./kho test --full), to keep the default
+# run under an hour on a fresh 2-core machine: the rest of the giga-nodes-*
+# matrix (3node-n-default, 3node-pernode-explicit and the per-node late case
+# stay), the light-load ext-* layouts (the scattered
+# ones stay), and cases another default scenario covers (sparse-tiny-numa:
+# sparse-asym-tiny; base-giga-bigscratch: base-giga-default).
+FULL_ONLY = ["giga-nodes-3node-n-explicit", "giga-nodes-3node-pernode-default",
+             "giga-nodes-3node-n-default-late",
+             "giga-nodes-2node-n-default", "giga-nodes-2node-n-explicit",
+             "ext-fragmented-light", "ext-numa4-light", "sparse-tiny-numa",
+             "base-giga-bigscratch"]
 # The part of it the test command runs by default (KHO_DEBUG=all: every one).
 DEBUG_CI = ["kunit", "roundtrip", "extension", "giga-default", "giga-numa",
             "corrupt-table-oob", "corrupt-fdt", "upstream-liveupdate", "upstream-kho-vmtest",
