@@ -475,12 +475,12 @@ CORRUPT = [
     # whichever is seen first is the diagnosis (KUnit covers both alone).
     ("shared", r"preserved memory tree is invalid: (tree page used twice|"
                r"preserved range in scratch or outside memory)"),
-    ("fdt", r"handover FDT .* is incompatible with 'kho-v4'"),
-    ("no-memmap", r"handover FDT has no valid preserved memory map"),
-    ("fdt-size", r"handover FDT \(0x[0-9a-f]+, 4096 bytes\) is invalid: -8"),
+    ("fdt", r"handover is malformed: FDT is incompatible with kho-v4"),
+    ("no-memmap", r"handover is malformed: FDT has no valid preserved memory map"),
+    ("fdt-size", r"handover is malformed: FDT is larger than what was handed over \(0x4000\)"),
     ("fdt-unpreserved", r"dropping the handover from the previous kernel: its FDT is not in "
                         r"preserved memory"),
-    ("scratch-unaligned", r"handover scratch area \d+ is malformed"),
+    ("scratch-unaligned", r"handover is malformed: scratch area wraps around or is not aligned"),
 ]
 
 
