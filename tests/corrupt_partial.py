@@ -102,6 +102,31 @@ def reserve_mem_clean(ctx):
     return c
 
 
+def luo_blob(ctx):
+    """LUO's own blob points outside memory: it is left out, named, and the
+    successor boots without LUO state (LUO finds none, it does not stop
+    the boot); test_kho's data comes back."""
+    c = []
+    name = "corrupt-part-luo-blob-oob"
+    run = boot(ctx, name, "khot.corrupt=luo-blob-oob", 2)
+    reached = gen_checks(c, run, name, 2)
+    if len(reached) < 2:
+        return c
+    g2 = reached[1]
+    check(c, "%s: gen 2 names LUO's blob, in one line" % name,
+          len(g2.grep(LOST)) == 1 and g2.grep(r"left out blob 'LUO' \(0x[0-9a-f]+\+0x[0-9a-f]+\): "
+                                               r"not preserved memory"),
+          "; ".join(g2.grep(LOST)) or "no message")
+    check(c, "%s: gen 2 boots without LUO state, no panic" % name,
+          not g2.grep(r"Kernel panic|luo: .*(failed|Fail)") and
+          not g2.grep(r"luo: Retrieved live update data"), "; ".join(g2.grep(r"luo:"))[:200])
+    check(c, "%s: gen 2 has no memfd to check (its state was left out)" % name,
+          "verified" not in (g2.fact("luo_check") or ""), g2.fact("luo_check") or "")
+    check(c, "%s: gen 2 test_kho data intact" % name,
+          g2.grep(r"test_kho: KHO restore succeeded"), "; ".join(g2.grep(r"test_kho")))
+    return c
+
+
 def stop(ctx):
     """kho_on_error=panic: the successor stops instead of running without
     the chunk; and a clean handover with the option boots."""
@@ -131,4 +156,5 @@ SCENARIOS = (
      for cls, d in BLOBS] +
     [("corrupt-part-" + cls, (lambda a, b: lambda ctx: partial(
         ctx, a, b, None, False, "reserve_mem=4M:4096:oops "))(cls, d)) for cls, d in RESERVE] +
-    [("reserve-mem-revive", reserve_mem_clean), ("corrupt-stop", stop)])
+    [("corrupt-part-luo-blob-oob", luo_blob), ("reserve-mem-revive", reserve_mem_clean),
+     ("corrupt-stop", stop)])
