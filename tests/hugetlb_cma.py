@@ -10,14 +10,10 @@ pin the image (nokaslr): physical KASLR sometimes puts it in the only free
 1 GiB-aligned 2 GiB block, and then the area cannot be reserved at all,
 with or without KHO.
 """
-from scenarios import base_boot, check, gen_checks, test_kho_checks
+from scenarios import base_boot, check, gen_checks, scratch_bytes, test_kho_checks
 
 CMA = "nokaslr kho=on hugetlb_cma=2G"
 AREA = 2048 << 20
-
-
-def scratch_bytes(g):
-    return sum(int(x, 16) for x in g.files.get("scratch_len", []))
 
 
 def hugetlb_cma(ctx):

@@ -63,6 +63,11 @@ def gen_checks(checks, run, name, gens):
     return reached
 
 
+def scratch_bytes(g):
+    """Bytes of scratch a generation hands on (kho/out/scratch_len)."""
+    return sum(int(x, 16) for x in g.files.get("scratch_len", []))
+
+
 def kho_checks(checks, name, reached):
     """KHO enabled in gen 1, and every later generation is a KHO boot."""
     for g in reached:
@@ -72,7 +77,7 @@ def kho_checks(checks, name, reached):
         if g.index > 1:
             check(checks, "%s: gen %d is a KHO boot (kho/in present)" % (name, g.index),
                   g.fact("kho_in") == "yes", "kho_in=%s" % g.fact("kho_in"))
-        scratch = sum(int(x, 16) for x in g.files.get("scratch_len", []))
+        scratch = scratch_bytes(g)
         check(checks, "%s: gen %d CMA pageblocks are exactly the scratch areas" % (name, g.index),
               scratch > 0 and g.fact("cma_bytes") == str(scratch),
               "CMA %s bytes, scratch %d bytes" % (g.fact("cma_bytes"), scratch))
@@ -307,7 +312,7 @@ def extension(ctx):
               ok, detail)
         # Once the buddy allocator runs, only the scratch areas handed on
         # are MEMBLOCK_KHO_SCRATCH (counted by the kernel from memblock).
-        scratch = sum(int(x, 16) for x in g.files.get("scratch_len", []))
+        scratch = scratch_bytes(g)
         back = [re.search(r"scratch: (\d+) KiB in \d+ memblock regions", l)
                 for l in g.grep(r"KHO: stretches are normal memory again")]
         check(c, "%s: gen %d afterwards only the %d KiB of scratch areas are marked scratch"
