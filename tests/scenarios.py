@@ -762,7 +762,7 @@ def kasan_handover(ctx):
     """The sanitizer kernel and the same series without KASAN hand test_kho
     data to each other (generations: KASAN, plain, plain, KASAN). KASAN
     kernels use the generic csum_partial(), whose partial sums differ from
-    x86's: test_kho must compare folded checksums (patch 18)."""
+    x86's: test_kho must compare folded checksums (patch 3)."""
     c = []
     name = "kasan-handover"
     run = ctx.boot(name, "kho=on khot.chain=ours,ours,bzImage", gens=4, mem="3G")
@@ -847,7 +847,7 @@ ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
 #    itself, too small for a KASAN successor's shadow (it hangs before the
 #    console is up), and 7.3's test_kho compares partial checksums, which
 #    differ between the generic csum_partial() of KASAN kernels and x86's
-#    (patch 18 fixes that in our test_kho);
+#    (patch 3 fixes that in our test_kho);
 #  - the ext-* coverage measurements, which compare with stock 7.3, and the
 #    giga-nodes-* matrix (giga-numa and giga-default stand for it), and
 #    sparse-asym-* and early-* (small explicit scratch, as sparse-tiny-numa).
@@ -873,3 +873,7 @@ DEBUG_CI = ["kunit", "roundtrip", "extension", "giga-default", "giga-numa",
 ALL += [("debug-" + n, debug(n, fn)) for n, fn in ALL if n in DEBUG]
 ALL.append(("debug-kasan-handover", debug("kasan-handover", kasan_handover)))
 DEBUG_CI.append("kasan-handover")
+# memtest= needs CONFIG_MEMTEST, which only the sanitizer kernel has.
+import memtest  # noqa: E402
+ALL.append(("debug-memtest", debug("memtest", memtest.memtest)))
+DEBUG_CI.append("memtest")
