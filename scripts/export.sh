@@ -9,6 +9,9 @@ git -C "$dir" rev-parse -q --verify kho-base >/dev/null || die "$dir has no kho-
 n=$(git -C "$dir" rev-list --count kho-base..HEAD)
 [ "$n" -gt 0 ] || die "no commits on top of kho-base in $dir"
 tmp=$(mktemp -d)
+# The cover letter is from the series' author (that of its last commit).
+GIT_AUTHOR_NAME=$(git -C "$dir" log -1 --format=%an HEAD) \
+GIT_AUTHOR_EMAIL=$(git -C "$dir" log -1 --format=%ae HEAD) \
 git -C "$dir" format-patch -q --cover-letter --no-thread --no-signature \
 	--base=kho-base -o "$tmp" kho-base..HEAD
 cover=$TOP/docs/cover-letter.txt
