@@ -12,6 +12,8 @@ tmp=$(mktemp -d)
 # The cover letter is from the series' author (that of its last commit).
 GIT_AUTHOR_NAME=$(git -C "$dir" log -1 --format=%an HEAD) \
 GIT_AUTHOR_EMAIL=$(git -C "$dir" log -1 --format=%ae HEAD) \
+GIT_COMMITTER_NAME=$(git -C "$dir" log -1 --format=%an HEAD) \
+GIT_COMMITTER_EMAIL=$(git -C "$dir" log -1 --format=%ae HEAD) \
 git -C "$dir" format-patch -q --cover-letter --no-thread --no-signature \
 	--base=kho-base -o "$tmp" kho-base..HEAD
 cover=$TOP/docs/cover-letter.txt
