@@ -32,3 +32,50 @@ need_pkgs() {
 pinned_versions() {
 	awk -v p="$1" '$1 == p { print $2, $3, $4 }' "$TOP/scripts/versions"
 }
+
+# fetch_deb <pkg> <arch>: download the first version of <pkg> pinned in
+# scripts/versions (for <arch>: all, amd64, arm64) whose .deb matches its
+# checksum, through a private apt configuration (the machine's own sources
+# stay untouched; the archive signature is not relied on, the pinned
+# checksum is the anchor). Prints the path of the verified .deb.
+fetch_deb() {
+	local pkg=$1 arch=$2 apt_dir=$CACHE/apt ver suite sum deb got f tried=()
+	[ -n "$(pinned_versions "$pkg:$arch")" ] || die "no pinned versions for $pkg:$arch in scripts/versions"
+	need_pkgs ca-certificates xz-utils
+	mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/debs"
+	cat > "$apt_dir/sources.list" <<SRC
+deb [trusted=yes check-valid-until=no] http://deb.debian.org/debian unstable main
+deb [trusted=yes check-valid-until=no] http://deb.debian.org/debian trixie-backports main
+SRC
+	local APT=(apt-get -q -o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts=-
+		-o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache::archives="$apt_dir/archives"
+		-o Dir::Cache::pkgcache="" -o Dir::Cache::srcpkgcache="" -o APT::Get::List-Cleanup=0
+		-o Acquire::Languages=none -o APT::Sandbox::User=root
+		-o APT::Architectures::=amd64 -o APT::Architectures::=arm64)
+	if [ -z "$(find "$apt_dir/lists" -name '*binary-arm64_Packages*' -mmin -720 2>/dev/null | head -1)" ]; then
+		log "updating private apt lists (unstable, trixie-backports; amd64, arm64)"
+		"${APT[@]}" update >&2 || log "apt-get update reported errors; trying what we have"
+	fi
+	while read -r ver suite sum; do
+		deb=$apt_dir/debs/${pkg}_${ver}_${arch}.deb
+		if [ ! -s "$deb" ]; then
+			log "downloading $pkg:$arch=$ver ($suite)"
+			local want="$pkg:$arch=$ver"
+			[ "$arch" = all ] && want="$pkg=$ver"
+			(cd "$apt_dir/debs" && "${APT[@]}" download "$want" >&2) || {
+				tried+=("$ver ($suite): not available"); continue; }
+			f=$(ls "$apt_dir/debs/${pkg}_"*"${ver#*:}"*_"$arch".deb 2>/dev/null | head -1)
+			[ -n "$f" ] && [ "$f" != "$deb" ] && mv "$f" "$deb"
+		fi
+		got=$(sha256sum "$deb" | cut -d' ' -f1)
+		if [ "$got" != "$sum" ]; then
+			tried+=("$ver ($suite): checksum $got, expected $sum")
+			rm -f "$deb"; continue
+		fi
+		log "verified $pkg:$arch $ver sha256 $sum"
+		echo "$deb"; return 0
+	done < <(pinned_versions "$pkg:$arch")
+	printf 'ERROR: could not fetch %s:%s. Tried:\n' "$pkg" "$arch" >&2
+	printf '  %s\n' "${tried[@]}" >&2
+	return 1
+}
