@@ -4,7 +4,8 @@ early_memtest() writes its patterns to free memory long before the
 preserved memory is reserved; the base walked all of it and zeroed every
 preserved page. The series kernel walks only scratch in a KHO boot. Run
 on the sanitizer kernel, the one configuration with CONFIG_MEMTEST
-(configs/debug.fragment): a 2 GiB guest, memtest=1 in every generation.
+(configs/debug.fragment): a 2 GiB guest (3 GiB on that kernel, see
+DebugCtx.MEM), memtest=1 in every generation.
 Gen 1 (a first boot) tests nearly all memory; gen 2 (a KHO boot) tests
 much less, and test_kho's preserved data comes back intact.
 """
