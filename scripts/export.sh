@@ -10,10 +10,8 @@ n=$(git -C "$dir" rev-list --count kho-base..HEAD)
 [ "$n" -gt 0 ] || die "no commits on top of kho-base in $dir"
 tmp=$(mktemp -d)
 # The cover letter is from the series' author (that of its last commit).
-GIT_AUTHOR_NAME=$(git -C "$dir" log -1 --format=%an HEAD) \
-GIT_AUTHOR_EMAIL=$(git -C "$dir" log -1 --format=%ae HEAD) \
-GIT_COMMITTER_NAME=$(git -C "$dir" log -1 --format=%an HEAD) \
-GIT_COMMITTER_EMAIL=$(git -C "$dir" log -1 --format=%ae HEAD) \
+IFS=$'\t' read -r name email < <(git -C "$dir" log -1 --format='%an%x09%ae' HEAD)
+GIT_AUTHOR_NAME=$name GIT_AUTHOR_EMAIL=$email GIT_COMMITTER_NAME=$name GIT_COMMITTER_EMAIL=$email \
 git -C "$dir" format-patch -q --cover-letter --no-thread --no-signature \
 	--base=kho-base -o "$tmp" kho-base..HEAD
 cover=$TOP/docs/cover-letter.txt
