@@ -832,8 +832,10 @@ import sparse_nodes  # noqa: E402
 import hugetlb_cma  # noqa: E402
 import early_users  # noqa: E402
 import corrupt_partial  # noqa: E402
+import kunit_tool  # noqa: E402
 ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
-        + hugetlb_cma.SCENARIOS + early_users.SCENARIOS + corrupt_partial.SCENARIOS)
+        + hugetlb_cma.SCENARIOS + early_users.SCENARIOS + corrupt_partial.SCENARIOS
+        + kunit_tool.SCENARIOS)
 
 # Scenarios repeated on the sanitizer kernel (KASAN, UBSAN, lockdep): every
 # one that boots our kernel first (the base-* ones boot the bare base), but
@@ -850,11 +852,13 @@ ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
 #    (patch 3 fixes that in our test_kho);
 #  - the ext-* coverage measurements, which compare with stock 7.3, and the
 #    giga-nodes-* matrix (giga-numa and giga-default stand for it), and
-#    sparse-asym-* and early-* (small explicit scratch, as sparse-tiny-numa).
+#    sparse-asym-* and early-* (small explicit scratch, as sparse-tiny-numa);
+#  - kunit-tool-*: kunit.py builds and boots kernels of its own.
 DEBUG = [n for n, _ in ALL if n not in ("static", "bisect", "memblock-sim", "giga-explicit",
                                         "sparse-tiny-numa", "giga-bigscratch", "interop-to-73",
                                         "interop-from-73")
-         and not n.startswith(("base-", "ext-", "giga-nodes-", "sparse-asym-", "early-"))]
+         and not n.startswith(("base-", "ext-", "giga-nodes-", "sparse-asym-", "early-",
+                                 "kunit-tool-"))]
 # Scenarios only the full mode runs (./kho test --full), to keep the default
 # run under an hour on a fresh 2-core machine: the rest of the giga-nodes-*
 # matrix (3node-n-default, 3node-pernode-explicit and the per-node late case
