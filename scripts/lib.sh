@@ -46,6 +46,7 @@ fetch_deb() {
 	cat > "$apt_dir/sources.list" <<SRC
 deb [trusted=yes check-valid-until=no] http://deb.debian.org/debian unstable main
 deb [trusted=yes check-valid-until=no] http://deb.debian.org/debian trixie-backports main
+deb [trusted=yes check-valid-until=no] http://deb.debian.org/debian trixie main
 SRC
 	local APT=(apt-get -q -o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts=-
 		-o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache::archives="$apt_dir/archives"
@@ -53,7 +54,7 @@ SRC
 		-o Acquire::Languages=none -o APT::Sandbox::User=root
 		-o APT::Architectures::=amd64 -o APT::Architectures::=arm64)
 	if [ -z "$(find "$apt_dir/lists" -name '*binary-arm64_Packages*' -mmin -720 2>/dev/null | head -1)" ]; then
-		log "updating private apt lists (unstable, trixie-backports; amd64, arm64)"
+		log "updating private apt lists (unstable, trixie, trixie-backports; amd64, arm64)"
 		"${APT[@]}" update >&2 || log "apt-get update reported errors; trying what we have"
 	fi
 	while read -r ver suite sum; do

@@ -98,13 +98,24 @@ def parse(log):
     return gens
 
 
-def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None):
+# arm64: QEMU's virt machine under UEFI (Debian's qemu-efi-aarch64), which
+# loads the kernel (an EFI application) that QEMU hands it with -kernel.
+EFI_AARCH64 = "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd"
+
+
+def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None, arch="x86_64"):
     accel = accel or os.environ.get("KHO_ACCEL", "tcg")
-    cmd = ["qemu-system-x86_64", "-accel", accel, "-cpu", "max" if accel == "tcg" else "host",
-           "-smp", str(smp), "-m", mem, "-nographic", "-no-reboot", "-monitor", "none",
-           "-serial", "stdio", "-display", "none", "-nodefaults",
-           "-kernel", kernel, "-initrd", initrd,
-           "-append", "console=ttyS0 panic=-1 oops=panic loglevel=7 " + append]
+    common = ["-smp", str(smp), "-m", mem, "-nographic", "-no-reboot", "-monitor", "none",
+              "-serial", "stdio", "-display", "none", "-nodefaults",
+              "-kernel", kernel, "-initrd", initrd]
+    opts = "panic=-1 oops=panic loglevel=7 " + append
+    if arch == "arm64":
+        # pauth-impdef: TCG's architected pointer authentication is slow
+        cmd = (["qemu-system-aarch64", "-M", "virt", "-accel", "tcg", "-cpu", "max,pauth-impdef=on",
+                "-bios", EFI_AARCH64] + common + ["-append", "console=ttyAMA0 " + opts])
+    else:
+        cmd = (["qemu-system-x86_64", "-accel", accel, "-cpu", "max" if accel == "tcg" else "host"]
+               + common + ["-append", "console=ttyS0 " + opts])
     if numa:
         # numa: list of memory sizes, one per node, e.g. ["3G", "3G"]; a
         # size of "0" is a node with a CPU and no memory. With a memoryless

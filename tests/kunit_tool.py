@@ -16,9 +16,11 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCH_OPT = {"x86_64": "CONFIG_X86_64=y", "arm64": "CONFIG_ARM64=y"}
 
 
-def suites():
+def suites(modular=False):
+    """tests/kunit-suites; with modular=True only those that can be modules."""
     path = os.path.join(TOP, "tests", "kunit-suites")
-    return [l.split()[0] for l in open(path) if l.strip() and not l.startswith("#")]
+    rows = [l.split() for l in open(path) if l.strip() and not l.startswith("#")]
+    return [r[0] for r in rows if not (modular and "builtin" in r[1:])]
 
 
 def kunit_tool(ctx, arch):

@@ -53,6 +53,13 @@ def main():
                     "(configs/debug.fragment); the debug-* scenarios run on it")
     ap.add_argument("--debug-initrd", help="initrd for --debug-kernel (with selftests, "
                     "base and v73 images)")
+    ap.add_argument("--distro-kernel", help="bzImage of the distribution-flavoured kernel "
+                    "(scripts/build-distro.sh); the distro-* scenarios run on it")
+    ap.add_argument("--distro-initrd", help="initrd for --distro-kernel (with luo-fill, "
+                    "selftests and the KUnit modules)")
+    ap.add_argument("--arm64-kernel", help="arm64 Image of the series (KHO_ARCH=arm64 "
+                    "scripts/build-kernel.sh); the arm64-* scenarios run on it")
+    ap.add_argument("--arm64-initrd", help="arm64 initrd for --arm64-kernel")
     ap.add_argument("--debug-scope", choices=["ci", "all"], default="ci",
                     help="which scenarios run again on --debug-kernel: the default "
                     "part (ci) or every one that can (all)")

@@ -556,6 +556,13 @@ def bisect(ctx):
     return script_checks(ctx, "bisect-build.sh", "BISECT", [ctx.args.tree])
 
 
+def config_matrix(ctx):
+    """Every patch's touched C files, W=1 and sparse, under Debian's config
+    with the series on, with parts of it off, and arm64 defconfig
+    (scripts/config-matrix.sh)."""
+    return script_checks(ctx, "config-matrix.sh", "MATRIX", [ctx.args.tree])
+
+
 def interop(ctx, name, first, chain):
     """Handover between our kernel and stock 7.3 (same ABI): test_kho data
     preserved by one and restored by the other, 1 GiB pages in both."""
@@ -797,6 +804,7 @@ def debug(name, fn):
 ALL = [
     ("static", static),
     ("bisect", bisect),
+    ("config-matrix", config_matrix),
     ("kunit", kunit),
     ("memblock-sim", memblock_sim),
     ("roundtrip", roundtrip),
@@ -833,9 +841,11 @@ import hugetlb_cma  # noqa: E402
 import early_users  # noqa: E402
 import corrupt_partial  # noqa: E402
 import kunit_tool  # noqa: E402
+import distro  # noqa: E402
+import arm64  # noqa: E402
 ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
         + hugetlb_cma.SCENARIOS + early_users.SCENARIOS + corrupt_partial.SCENARIOS
-        + kunit_tool.SCENARIOS)
+        + kunit_tool.SCENARIOS + distro.SCENARIOS + arm64.SCENARIOS)
 
 # Scenarios repeated on the sanitizer kernel (KASAN, UBSAN, lockdep): every
 # one that boots our kernel first (the base-* ones boot the bare base), but
@@ -853,23 +863,26 @@ ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
 #  - the ext-* coverage measurements, which compare with stock 7.3, and the
 #    giga-nodes-* matrix (giga-numa and giga-default stand for it), and
 #    sparse-asym-* and early-* (small explicit scratch, as sparse-tiny-numa);
-#  - kunit-tool-*: kunit.py builds and boots kernels of its own.
-DEBUG = [n for n, _ in ALL if n not in ("static", "bisect", "memblock-sim", "giga-explicit",
+#  - kunit-tool-*: kunit.py builds and boots kernels of its own, and
+#    distro-* and arm64-*, which boot other kernels.
+DEBUG = [n for n, _ in ALL if n not in ("static", "bisect", "config-matrix", "memblock-sim",
+                                        "giga-explicit",
                                         "sparse-tiny-numa", "giga-bigscratch", "interop-to-73",
                                         "interop-from-73")
          and not n.startswith(("base-", "ext-", "giga-nodes-", "sparse-asym-", "early-",
-                                 "kunit-tool-"))]
+                                 "kunit-tool-", "distro-", "arm64-"))]
 # Scenarios only the full mode runs (./kho test --full), to keep the default
 # run under an hour on a fresh 2-core machine: the rest of the giga-nodes-*
 # matrix (3node-n-default, 3node-pernode-explicit and the per-node late case
 # stay), the light-load ext-* layouts (the scattered
 # ones stay), and cases another default scenario covers (sparse-tiny-numa:
-# sparse-asym-tiny; base-giga-bigscratch: base-giga-default).
+# sparse-asym-tiny; base-giga-bigscratch: base-giga-default), and the
+# distro-* scenarios (their kernel, Debian's config, is built only then).
 FULL_ONLY = ["giga-nodes-3node-n-explicit", "giga-nodes-3node-pernode-default",
              "giga-nodes-3node-n-default-late",
              "giga-nodes-2node-n-default", "giga-nodes-2node-n-explicit",
              "ext-fragmented-light", "ext-numa4-light", "sparse-tiny-numa",
-             "base-giga-bigscratch"]
+             "base-giga-bigscratch", "config-matrix"] + [n for n, _ in distro.SCENARIOS + arm64.SCENARIOS]
 # The part of it the test command runs by default (KHO_DEBUG=all: every one).
 DEBUG_CI = ["kunit", "roundtrip", "extension", "giga-default", "giga-numa",
             "corrupt-table-oob", "corrupt-fdt", "upstream-liveupdate", "upstream-kho-vmtest",

@@ -1,0 +1,124 @@
+"""arm64 at run time: the series kernel cross-built for arm64
+(KHO_ARCH=arm64 scripts/build-kernel.sh, configs/arm64.fragment), booted by
+qemu-system-aarch64 -M virt (TCG) under UEFI firmware (Debian's
+qemu-efi-aarch64), with Debian's arm64 busybox-static and
+guest/kexec-file.c as userspace. The scenarios of the x86 guest, run
+there, besides:
+ - arm64-giga-32m-*: 32 MiB pages (contiguous PMDs, gigantic with 4 KiB
+   pages), like the 1 GiB ones;
+ - arm64-memblock: memblock is kept after boot on arm64, so its debugfs
+   shows the flags: the gigantic pages are RSV_HUGETLB, scratch is
+   KHO_SCRATCH, and none of the first lies in the second.
+"""
+import copy
+import os
+import re
+
+from scenarios import (CORRUPT, SPARSE_LOAD, SPARSE_WARN, Ctx, Skip, check, corrupt_case,
+                       extension, gen_checks, giga_series, kho_checks, roundtrip, sparse_parse)
+
+MIB32_KB = 32 * 1024
+
+
+class Arm64Ctx(Ctx):
+    def __init__(self, base):
+        a = copy.copy(base.args)
+        a.kernel, a.initrd, a.selftest_initrd = a.arm64_kernel, a.arm64_initrd, a.arm64_initrd
+        super().__init__(a)
+        self.out = os.path.join(base.out, "arm64")
+        os.makedirs(self.out, exist_ok=True)
+
+    def boot(self, name, append, gens=1, mem="1G", timeout=None, **kw):
+        # UEFI firmware and arm64 emulation: slower than the x86 guest
+        return super().boot(name, append, gens=gens, mem=mem, arch="arm64",
+                            timeout=timeout or 2 * (120 + 90 * gens), **kw)
+
+
+def giga32(ctx, name, extra):
+    return giga_series(ctx, name, extra, gens=3, mem="4G",
+                       append="kho=on hugepagesz=32M hugepages=16 " + extra,
+                       want={MIB32_KB: 16})
+
+
+def giga1g(ctx, name, extra):
+    return giga_series(ctx, name, extra, gens=3)
+
+
+REGION = re.compile(r"^\s*\d+: (0x[0-9a-f]+)\.\.(0x[0-9a-f]+)\s+\S+\s+(\S+)")
+
+
+def regions(lines, flag):
+    out = []
+    for line in lines:
+        m = REGION.match(line)
+        if m and flag in m.group(3).split("|"):
+            out.append((int(m.group(1), 16), int(m.group(2), 16) + 1))
+    return out
+
+
+def memblock(ctx):
+    name = "memblock"
+    c = []
+    run = ctx.boot(name, "kho=on hugepagesz=1G hugepages=2", gens=2, mem="6G")
+    reached = gen_checks(c, run, name, 2)
+    kho_checks(c, name, reached)
+    for g in reached:
+        huge = regions(g.files.get("memblock_reserved", []), "RSV_HUGETLB")
+        scratch = regions(g.files.get("memblock_memory", []), "KHO_SCRATCH")
+        hbytes = sum(e - s for s, e in huge)
+        check(c, "%s: gen %d memblock debugfs flags the 2 GiB of gigantic pages RSV_HUGETLB"
+              % (name, g.index), hbytes == 2 << 30, "%d ranges, %d MiB" % (len(huge), hbytes >> 20))
+        check(c, "%s: gen %d memblock debugfs says what is scratch (KHO_SCRATCH)" % (name, g.index),
+              scratch, "%d ranges" % len(scratch))
+        inside = [(s, e) for s, e in huge for a, b in scratch if s < b and a < e]
+        check(c, "%s: gen %d no RSV_HUGETLB range in KHO_SCRATCH memory" % (name, g.index),
+              not inside, "%s" % ["%#x-%#x" % r for r in inside[:2]])
+    return c
+
+
+def sparse_2node(ctx):
+    """The size check on a two-node guest: a tiny kho_scratch= warns once at
+    boot, naming a node, and once at kexec load; the default does not, and
+    the successor boots with the handover."""
+    name = "sparse-2node"
+    c = []
+    run = ctx.boot(name + "-tiny", "kho=on kho_scratch=16M,16M,8M", gens=2, mem="6G",
+                   numa=["3G", "3G"], timeout=300)
+    g = run.gens[0] if run.gens else None
+    warns = g.grep(SPARSE_WARN) if g else []
+    loads = g.grep(SPARSE_LOAD) if g else []
+    w = sparse_parse(warns[0]) if warns else None
+    check(c, "%s: tiny scratch: one boot-time warning naming a node" % name,
+          len(warns) == 1 and w and 0 <= w["node"] < int(g.fact("nodes") or 0),
+          warns[0] if warns else "no warning")
+    check(c, "%s: tiny scratch: the kexec load warns too" % name, len(loads) == 1,
+          loads[0] if loads else "no load-time warning")
+    run = ctx.boot(name, "kho=on", gens=2, mem="6G", numa=["3G", "3G"])
+    reached = gen_checks(c, run, name, 2)
+    check(c, "%s: default scratch: no warning" % name,
+          reached and not reached[0].grep(SPARSE_WARN + "|" + SPARSE_LOAD), "")
+    check(c, "%s: default scratch: the successor has the handover" % name,
+          len(reached) == 2 and reached[1].fact("kho_in") == "yes", "%d generations" % len(reached))
+    return c
+
+
+def arm64(name, fn):
+    def run(ctx):
+        if not getattr(ctx.args, "arm64_kernel", None):
+            raise Skip("no --arm64-kernel given (./kho test --full builds it)")
+        return [("[arm64] " + n, ok, det) for n, ok, det in fn(Arm64Ctx(ctx))]
+    return run
+
+
+SCENARIOS = [("arm64-" + n, arm64(n, fn)) for n, fn in [
+    ("roundtrip", roundtrip),
+    ("giga-1g-default", lambda ctx: giga1g(ctx, "giga-1g-default", "")),
+    ("giga-1g-explicit", lambda ctx: giga1g(ctx, "giga-1g-explicit", "kho_scratch=64M,128M,32M")),
+    ("giga-32m-default", lambda ctx: giga32(ctx, "giga-32m-default", "")),
+    ("giga-32m-explicit", lambda ctx: giga32(ctx, "giga-32m-explicit", "kho_scratch=64M,128M,32M")),
+    ("extension", extension),
+    ("memblock", memblock),
+    ("corrupt-fdt", lambda ctx: corrupt_case(ctx, "fdt", dict(CORRUPT)["fdt"])),
+    ("corrupt-table-oob", lambda ctx: corrupt_case(ctx, "table-oob", dict(CORRUPT)["table-oob"])),
+    ("sparse-2node", sparse_2node),
+]]

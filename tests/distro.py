@@ -1,0 +1,105 @@
+"""Core scenarios on the distribution-flavoured kernel (scripts/build-distro.sh):
+Debian's amd64 config for the base with KHO, its debugfs and LUO on, every
+mm option as Debian has it (HUGETLB_PAGE_OPTIMIZE_VMEMMAP with
+SPARSEMEM_VMEMMAP_PREINIT, CMA, DEFERRED_STRUCT_PAGE_INIT, MEMORY_HOTPLUG,
+ZONE_DEVICE, INIT_ON_ALLOC_DEFAULT_ON, RANDOMIZE_MEMORY, NODES_SHIFT=10),
+and the series' KUnit suites as modules.
+
+Each runs a scenario of the tinyconfig kernel on that kernel, besides:
+ - distro-giga-vmemmap: 1 GiB pages with hugetlb_free_vmemmap=on (HVO),
+   three generations;
+ - distro-luo-memfd: 64 MiB of memfd data handed over through LUO and
+   verified byte for byte in the successor;
+ - distro-kunit-modules: kunit.ko and the suites loaded as modules after
+   boot, every suite that can be a module passes (tests/kunit-suites).
+"""
+import copy
+import os
+import re
+
+from scenarios import (CORRUPT, Ctx, Skip, check, corrupt_case, extension, gen_checks,
+                       giga_series, kho_checks, roundtrip)
+import kunit_tool
+
+
+class DistroCtx(Ctx):
+    """Boots the distribution-flavoured kernel and its initramfs (which also
+    carries luo-fill, the selftests and the KUnit modules)."""
+
+    def __init__(self, base):
+        a = copy.copy(base.args)
+        a.kernel, a.initrd, a.selftest_initrd = a.distro_kernel, a.distro_initrd, a.distro_initrd
+        super().__init__(a)
+        self.out = os.path.join(base.out, "distro")
+        os.makedirs(self.out, exist_ok=True)
+
+
+def giga_vmemmap(ctx):
+    name = "giga-vmemmap"
+    c = giga_series(ctx, name, "hugetlb_free_vmemmap=on", gens=3)
+    for g in ctx.runs[-1].reached():
+        freed = g.grep(r"HugeTLB: \d+ KiB vmemmap can be freed for a 1.00 GiB page")
+        check(c, "%s: gen %d optimizes the vmemmap of 1 GiB pages" % (name, g.index),
+              freed, "no 'vmemmap can be freed' line")
+    return c
+
+
+def luo_memfd(ctx):
+    name = "luo-memfd"
+    c = []
+    run = ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64", gens=2, mem="2G")
+    reached = gen_checks(c, run, name, 2)
+    kho_checks(c, name, reached)
+    if reached:
+        check(c, "%s: gen 1 preserved 64 MiB in a memfd" % name,
+              "preserved" in (reached[0].fact("luo_fill") or ""), reached[0].fact("luo_fill") or "")
+    if len(reached) == 2:
+        check(c, "%s: gen 2 has the memfd back byte for byte" % name,
+              "verified 64 MiB" in (reached[1].fact("luo_check") or ""),
+              reached[1].fact("luo_check") or "no luo_check")
+    return c
+
+
+def kunit_modules(ctx):
+    name = "kunit-modules"
+    c = []
+    run = ctx.boot(name, "kunit.enable=1 khot.modules=1", gens=1)
+    reached = gen_checks(c, run, name, 1)
+    if not reached:
+        return c
+    g = reached[0]
+    ins = g.facts_of("insmod")
+    check(c, "%s: kunit.ko and the suites load" % name,
+          any(v.startswith("kunit.ko ok") for v in ins) and len(ins) > 1 and
+          all(v.split()[1] == "ok" for v in ins), "; ".join(ins) or "nothing loaded")
+    for s in kunit_tool.suites(modular=True):
+        lines = [l.strip() for l in g.files.get("kunit:" + s, [])]
+        suite_ok = any(re.match(r"ok \d+ %s$" % re.escape(s), l) for l in lines)
+        cases = [l for l in lines if re.match(r"ok \d+ ", l) and not l.endswith(" " + s)]
+        bad = [l for l in lines if l.startswith("not ok") or "# SKIP" in l]
+        check(c, "%s: suite %s passed as a module (every case ok, none skipped)" % (name, s),
+              suite_ok and cases and not bad,
+              (bad or ["%d lines, %d cases ok" % (len(lines), len(cases))])[0])
+    return c
+
+
+def corrupt_fdt(ctx):
+    return corrupt_case(ctx, "fdt", dict(CORRUPT)["fdt"])
+
+
+def distro(name, fn):
+    def run(ctx):
+        if not getattr(ctx.args, "distro_kernel", None):
+            raise Skip("no --distro-kernel given (./kho test --full builds it)")
+        return [("[distro] " + n, ok, det) for n, ok, det in fn(DistroCtx(ctx))]
+    return run
+
+
+SCENARIOS = [("distro-" + n, distro(n, fn)) for n, fn in [
+    ("roundtrip", roundtrip),
+    ("giga-vmemmap", giga_vmemmap),
+    ("extension", extension),
+    ("corrupt-fdt", corrupt_fdt),
+    ("luo-memfd", luo_memfd),
+    ("kunit-modules", kunit_modules),
+]]
