@@ -48,7 +48,7 @@ if [ "$scope" = full ]; then
 		/selftests="$BUILD/selftests" /modules="$dk/modules"
 	distro=(--distro-kernel "$dk/arch/x86/boot/bzImage" --distro-initrd "$BUILD/initrd-distro.cpio.gz")
 	log "step 4f/5 (--full): the series for arm64 (configs/arm64.fragment), cross-built"
-	KHO_ARCH=arm64 "$TOP/scripts/build-kernel.sh" "$tree"
+	KHO_ARCH=arm64 "$TOP/scripts/build-kernel.sh" "$tree" "$TOP/configs/kunit.fragment"
 	ak=$tree/.kho-out-arm64/arch/arm64/boot/Image
 	KHO_ARCH=arm64 "$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-arm64.cpio.gz" "$ak"
 	distro+=(--arm64-kernel "$ak" --arm64-initrd "$BUILD/initrd-arm64.cpio.gz")
