@@ -7,8 +7,8 @@
 #
 #   debian        Debian's amd64 config of the base (./kho fetch config) with
 #                 the series on: configs/distro.fragment (KHO, its debugfs,
-#                 LUO with memfd, the test-only options); Debian's modules
-#                 stay modules
+#                 LUO with memfd, the test-only options, and the benchmark
+#                 knob); Debian's modules stay modules
 #   kho-off       the same with KEXEC_HANDOVER=n
 #   hugetlb-off   HUGETLBFS=n (so HUGETLB_PAGE=n)
 #   numa-off      NUMA=n
@@ -51,7 +51,8 @@ variant() {
 configure() { # configure <config> <out>: base config + fragments, olddefconfig
 	local c=$1 o=$2
 	if [ "$c" = arm64 ]; then "${MK[@]}" defconfig >/dev/null; else cp "$deb" "$o/.config"; fi
-	{ cat "$TOP/configs/distro.fragment"; variant "$c"; } >> "$o/.config"
+	# the benchmark knob too, the one test-only option the distro kernel lacks
+	{ cat "$TOP/configs/distro.fragment"; echo CONFIG_KEXEC_HANDOVER_BENCH=y; variant "$c"; } >> "$o/.config"
 	"${MK[@]}" olddefconfig >/dev/null 2>&1
 }
 held() { # held <config> <out>: the variant's own lines survived olddefconfig
