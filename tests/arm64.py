@@ -10,26 +10,18 @@ there, besides:
    shows the flags: the gigantic pages are RSV_HUGETLB, scratch is
    KHO_SCRATCH, and none of the first lies in the second.
 """
-import copy
-import os
 import re
 
-from scenarios import (CORRUPT, SPARSE_LOAD, SPARSE_WARN, Ctx, Skip, check, corrupt_case,
-                       extension, gen_checks, giga_series, kho_checks, roundtrip, sparse_parse)
+from scenarios import (CORRUPT, SPARSE_LOAD, SPARSE_WARN, OtherCtx, check, corrupt_case,
+                       extension, gen_checks, giga_series, kho_checks, on_other, roundtrip,
+                       sparse_parse)
 
 MIB32_KB = 32 * 1024
 
 
-class Arm64Ctx(Ctx):
-    def __init__(self, base):
-        a = copy.copy(base.args)
-        a.kernel, a.initrd, a.selftest_initrd = a.arm64_kernel, a.arm64_initrd, a.arm64_initrd
-        super().__init__(a)
-        self.out = os.path.join(base.out, "arm64")
-        os.makedirs(self.out, exist_ok=True)
-
+class Arm64Ctx(OtherCtx):
     def boot(self, name, append, gens=1, mem="1G", timeout=None, **kw):
-        # UEFI firmware and arm64 emulation: slower than the x86 guest
+        # arm64 emulation (and UEFI firmware, KHO_ARM64_FW=uefi): slower than x86
         return super().boot(name, append, gens=gens, mem=mem, arch="arm64",
                             timeout=timeout or 2 * (120 + 90 * gens), **kw)
 
@@ -104,15 +96,7 @@ def sparse_2node(ctx):
     return c
 
 
-def arm64(name, fn):
-    def run(ctx):
-        if not getattr(ctx.args, "arm64_kernel", None):
-            raise Skip("no --arm64-kernel given (./kho test --full builds it)")
-        return [("[arm64] " + n, ok, det) for n, ok, det in fn(Arm64Ctx(ctx))]
-    return run
-
-
-SCENARIOS = [("arm64-" + n, arm64(n, fn)) for n, fn in [
+SCENARIOS = [("arm64-" + n, on_other("arm64", Arm64Ctx, fn)) for n, fn in [
     ("roundtrip", roundtrip),
     ("giga-1g-default", lambda ctx: giga1g(ctx, "giga-1g-default", "")),
     ("giga-1g-explicit", lambda ctx: giga1g(ctx, "giga-1g-explicit", "kho_scratch=64M,128M,32M")),

@@ -13,25 +13,11 @@ Each runs a scenario of the tinyconfig kernel on that kernel, besides:
  - distro-kunit-modules: kunit.ko and the suites loaded as modules after
    boot, every suite that can be a module passes (tests/kunit-suites).
 """
-import copy
-import os
 import re
 
-from scenarios import (CORRUPT, Ctx, Skip, check, corrupt_case, extension, gen_checks,
-                       giga_series, kho_checks, roundtrip)
+from scenarios import (CORRUPT, OtherCtx, check, corrupt_case, extension, gen_checks,
+                       giga_series, kho_checks, on_other, roundtrip)
 import kunit_tool
-
-
-class DistroCtx(Ctx):
-    """Boots the distribution-flavoured kernel and its initramfs (which also
-    carries luo-fill, the selftests and the KUnit modules)."""
-
-    def __init__(self, base):
-        a = copy.copy(base.args)
-        a.kernel, a.initrd, a.selftest_initrd = a.distro_kernel, a.distro_initrd, a.distro_initrd
-        super().__init__(a)
-        self.out = os.path.join(base.out, "distro")
-        os.makedirs(self.out, exist_ok=True)
 
 
 def giga_vmemmap(ctx):
@@ -97,15 +83,9 @@ def corrupt_fdt(ctx):
     return corrupt_case(ctx, "fdt", dict(CORRUPT)["fdt"])
 
 
-def distro(name, fn):
-    def run(ctx):
-        if not getattr(ctx.args, "distro_kernel", None):
-            raise Skip("no --distro-kernel given (./kho test --full builds it)")
-        return [("[distro] " + n, ok, det) for n, ok, det in fn(DistroCtx(ctx))]
-    return run
-
-
-SCENARIOS = [("distro-" + n, distro(n, fn)) for n, fn in [
+# The distribution-flavoured kernel and its initramfs (which also carries
+# luo-fill, the selftests and the KUnit modules).
+SCENARIOS = [("distro-" + n, on_other("distro", OtherCtx, fn)) for n, fn in [
     ("roundtrip", roundtrip),
     ("giga-vmemmap", giga_vmemmap),
     ("extension", extension),

@@ -765,6 +765,29 @@ class DebugCtx(Ctx):
                             timeout=timeout or 2 * (120 + 90 * gens), **kw)
 
 
+class OtherCtx(Ctx):
+    """Boots another build of the series: the kernel of --<tag>-kernel with
+    the initramfs of --<tag>-initrd (also for scenarios that want the
+    selftests), logs in <out>/<tag>."""
+
+    def __init__(self, base, tag):
+        a = copy.copy(base.args)
+        a.kernel = getattr(a, tag + "_kernel")
+        a.initrd = a.selftest_initrd = getattr(a, tag + "_initrd")
+        super().__init__(a)
+        self.out = os.path.join(base.out, tag)
+        os.makedirs(self.out, exist_ok=True)
+
+
+def on_other(tag, cls, fn):
+    """Scenario fn on the build of --<tag>-kernel, its checks marked [tag]."""
+    def run(ctx):
+        if not getattr(ctx.args, tag + "_kernel", None):
+            raise Skip("no --%s-kernel given (./kho test --full builds it)" % tag)
+        return [("[%s] %s" % (tag, n), ok, det) for n, ok, det in fn(cls(ctx, tag))]
+    return run
+
+
 def kasan_handover(ctx):
     """The sanitizer kernel and the same series without KASAN hand test_kho
     data to each other (generations: KASAN, plain, plain, KASAN). KASAN
