@@ -8,12 +8,7 @@
 tree=${1:-$BUILD/linux}
 wt=$BUILD/linux-bisect
 need_pkgs build-essential flex bison bc libelf-dev libssl-dev ccache
-if ! git -C "$wt" rev-parse -q --verify HEAD >/dev/null 2>&1 ||
-   [ "$(git -C "$wt" rev-parse --git-common-dir 2>/dev/null)" != "$(git -C "$tree" rev-parse --path-format=absolute --git-common-dir)" ]; then
-	rm -rf "$wt"
-	git -C "$tree" worktree prune
-	git -C "$tree" worktree add -q --detach "$wt" kho-base
-fi
+worktree_at "$tree" "$wt"
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache} CCACHE_BASEDIR=$wt \
 	KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kho KBUILD_BUILD_HOST=kho
 MK=(make -C "$wt" O=.kho-out CC="ccache gcc" HOSTCC=gcc -j"$(nproc)" -s)

@@ -23,17 +23,7 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.kho-cfgsum" 2>/dev/null)" != "$cfg
 	sed 's/^\(CONFIG_[A-Za-z0-9_]*\)=m$/# \1 is not set/' "$deb" > "$out/.config"
 	cat "$frag" >> "$out/.config"
 	"${MK[@]}" olddefconfig >/dev/null
-	bad=0
-	while IFS= read -r line; do
-		case "$line" in ''|'#'*) continue;; esac
-		opt=${line%%=*}
-		if [ "${line#*=}" = n ]; then
-			grep -qx "$opt=[ym]" "$out/.config" && { echo "config: $opt should be off" >&2; bad=1; }
-		else
-			grep -qxF "$line" "$out/.config" || { echo "config: $line did not survive olddefconfig" >&2; bad=1; }
-		fi
-	done < "$frag"
-	[ $bad -eq 0 ] || { rm -f "$out/.config"; die "configs/distro.fragment not satisfied"; }
+	check_fragments "$out/.config" "$frag" || { rm -f "$out/.config"; die "configs/distro.fragment not satisfied"; }
 	# What differs from Debian's config, mm options (mm/Kconfig) first.
 	mmopts=$(sed -n 's/^\(menu\)\{0,1\}config \([A-Za-z0-9_]*\).*/\2/p' "$src/mm/Kconfig" | sort -u)
 	python3 - "$deb" "$out/.config" "$mmopts" > "$out/config-changes.txt" <<'PY'

@@ -39,17 +39,7 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.kho-cfgsum" 2>/dev/null)" != "$cfg
 	"${MK[@]}" tinyconfig >/dev/null
 	cat "${frags[@]}" >> "$out/.config"
 	"${MK[@]}" olddefconfig >/dev/null
-	bad=0
-	while IFS= read -r line; do
-		case "$line" in ''|'#'*) continue;; esac
-		opt=${line%%=*}; val=${line#*=}
-		if [ "$val" = n ]; then
-			grep -qx "$opt=[ym]" "$out/.config" && { echo "config: $opt should be off but is on" >&2; bad=1; }
-		else
-			grep -qxF "$line" "$out/.config" || { echo "config: $line did not survive olddefconfig (got: $(grep "^$opt=\|# $opt is" "$out/.config" || echo missing))" >&2; bad=1; }
-		fi
-	done < <(cat "${frags[@]}")
-	[ $bad -eq 0 ] || { rm -f "$out/.config"; die "config fragment not satisfied (see above)"; }
+	check_fragments "$out/.config" "${frags[@]}" || { rm -f "$out/.config"; die "config fragment not satisfied (see above)"; }
 	echo "$cfgsum" > "$out/.kho-cfgsum"
 fi
 log "building $(basename "$src") in $out (progress every 30s)"

@@ -26,11 +26,7 @@ need_pkgs build-essential flex bison bc libelf-dev libssl-dev ccache gcc-aarch64
 SPARSE=$("$TOP/scripts/get-sparse.sh" "$tree")
 deb=$("$TOP/scripts/fetch-config.sh" amd64)
 wt=$BUILD/linux-matrix
-if ! git -C "$wt" rev-parse -q --verify HEAD >/dev/null 2>&1 ||
-   [ "$(git -C "$wt" rev-parse --git-common-dir 2>/dev/null)" != "$(git -C "$tree" rev-parse --path-format=absolute --git-common-dir)" ]; then
-	rm -rf "$wt"; git -C "$tree" worktree prune
-	git -C "$tree" worktree add -q --detach "$wt" kho-base
-fi
+worktree_at "$tree" "$wt"
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache} CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G} CCACHE_BASEDIR=$wt \
 	KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kho KBUILD_BUILD_HOST=kho
 fails=0

@@ -80,3 +80,32 @@ SRC
 	printf '  %s\n' "${tried[@]}" >&2
 	return 1
 }
+
+# check_fragments <.config> <fragment...>: every line of the fragments holds
+# in the config after olddefconfig ("=n": the option is off). Prints what
+# does not; returns non-zero then.
+check_fragments() {
+	local cfg=$1 line opt bad=0; shift
+	while IFS= read -r line; do
+		case "$line" in ''|'#'*) continue;; esac
+		opt=${line%%=*}
+		if [ "${line#*=}" = n ]; then
+			grep -qx "$opt=[ym]" "$cfg" && { echo "config: $opt should be off but is on" >&2; bad=1; }
+		else
+			grep -qxF "$line" "$cfg" || { echo "config: $line did not survive olddefconfig (got: $(grep "^$opt=\|# $opt is" "$cfg" || echo missing))" >&2; bad=1; }
+		fi
+	done < <(cat "$@")
+	return $bad
+}
+
+# worktree_at <tree> <dir>: <dir> as a detached worktree of <tree> at
+# kho-base, made anew if it is missing or belongs to another repository.
+worktree_at() {
+	local tree=$1 wt=$2
+	if ! git -C "$wt" rev-parse -q --verify HEAD >/dev/null 2>&1 ||
+	   [ "$(git -C "$wt" rev-parse --git-common-dir 2>/dev/null)" != "$(git -C "$tree" rev-parse --path-format=absolute --git-common-dir)" ]; then
+		rm -rf "$wt"
+		git -C "$tree" worktree prune
+		git -C "$tree" worktree add -q --detach "$wt" kho-base
+	fi
+}

@@ -4,7 +4,8 @@
 . "$(dirname "$0")/lib.sh"
 # --full: also the scenarios kept out of the default run for time
 # (tests/scenarios.py FULL_ONLY: among them those on the distribution-
-# flavoured kernel, built only then), and every sanitizer scenario.
+# flavoured kernel and on arm64, both built only then), and every
+# sanitizer scenario.
 scope=default
 [ "${1:-}" = --full ] && { scope=full; KHO_DEBUG=all; }
 t0=$(date +%s)
@@ -39,19 +40,19 @@ dbg=$tree/.kho-out-debug/arch/x86/boot/bzImage
 "$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-debug.cpio.gz" "$dbg" \
 	base="$base/.kho-out/arch/x86/boot/bzImage" v73="$up" ours="$tree/.kho-out/arch/x86/boot/bzImage" \
 	/selftests="$BUILD/selftests"
-distro=()
+full=()
 if [ "$scope" = full ]; then
 	log "step 4e/5 (--full): the distribution-flavoured kernel (Debian's config: configs/distro.fragment)"
 	"$TOP/scripts/build-distro.sh" "$tree"
 	dk=$tree/.kho-out-distro
 	"$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-distro.cpio.gz" "$dk/arch/x86/boot/bzImage" \
 		/selftests="$BUILD/selftests" /modules="$dk/modules"
-	distro=(--distro-kernel "$dk/arch/x86/boot/bzImage" --distro-initrd "$BUILD/initrd-distro.cpio.gz")
+	full=(--distro-kernel "$dk/arch/x86/boot/bzImage" --distro-initrd "$BUILD/initrd-distro.cpio.gz")
 	log "step 4f/5 (--full): the series for arm64 (configs/arm64.fragment), cross-built"
 	KHO_ARCH=arm64 "$TOP/scripts/build-kernel.sh" "$tree" "$TOP/configs/kunit.fragment"
 	ak=$tree/.kho-out-arm64/arch/arm64/boot/Image
 	KHO_ARCH=arm64 "$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-arm64.cpio.gz" "$ak"
-	distro+=(--arm64-kernel "$ak" --arm64-initrd "$BUILD/initrd-arm64.cpio.gz")
+	full+=(--arm64-kernel "$ak" --arm64-initrd "$BUILD/initrd-arm64.cpio.gz")
 	need_pkgs qemu-system-arm qemu-efi-aarch64
 fi
 log "step 5/5: KUnit and VM scenarios (QEMU ${KHO_ACCEL:-tcg})"
@@ -60,6 +61,6 @@ python3 "$TOP/tests/run.py" --kernel "$tree/.kho-out/arch/x86/boot/bzImage" --in
 	--base-kernel "$base/.kho-out/arch/x86/boot/bzImage" --base-initrd "$BUILD/initrd-base.cpio.gz" \
 	--tree "$tree" --base-tree "$base" --upstream-kernel "$up" \
 	--selftest-initrd "$BUILD/initrd-st.cpio.gz" --debug-kernel "$dbg" --debug-initrd "$BUILD/initrd-debug.cpio.gz" \
-	"${distro[@]}" --debug-scope "${KHO_DEBUG:-ci}" --scope "$scope" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
+	"${full[@]}" --debug-scope "${KHO_DEBUG:-ci}" --scope "$scope" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
 log "all tests finished in $(( $(date +%s) - t0 ))s"
 exit $rc

@@ -15,9 +15,8 @@ Each runs a scenario of the tinyconfig kernel on that kernel, besides:
 """
 import re
 
-from scenarios import (CORRUPT, OtherCtx, check, corrupt_case, extension, gen_checks,
-                       giga_series, kho_checks, on_other, roundtrip)
-import kunit_tool
+from scenarios import (OtherCtx, check, corrupt, extension, gen_checks, giga_series,
+                       kho_checks, kunit_suites, on_other, roundtrip)
 
 
 def giga_vmemmap(ctx):
@@ -68,7 +67,7 @@ def kunit_modules(ctx):
     check(c, "%s: kunit.ko and the suites load" % name,
           any(v.startswith("kunit.ko ok") for v in ins) and len(ins) > 1 and
           all(v.split()[1] == "ok" for v in ins), "; ".join(ins) or "nothing loaded")
-    for s in kunit_tool.suites(modular=True):
+    for s in kunit_suites(modular=True):
         lines = [l.strip() for l in g.files.get("kunit:" + s, [])]
         suite_ok = any(re.match(r"ok \d+ %s$" % re.escape(s), l) for l in lines)
         cases = [l for l in lines if re.match(r"ok \d+ ", l) and not l.endswith(" " + s)]
@@ -79,17 +78,13 @@ def kunit_modules(ctx):
     return c
 
 
-def corrupt_fdt(ctx):
-    return corrupt_case(ctx, "fdt", dict(CORRUPT)["fdt"])
-
-
 # The distribution-flavoured kernel and its initramfs (which also carries
 # luo-fill, the selftests and the KUnit modules).
 SCENARIOS = [("distro-" + n, on_other("distro", OtherCtx, fn)) for n, fn in [
     ("roundtrip", roundtrip),
     ("giga-vmemmap", giga_vmemmap),
     ("extension", extension),
-    ("corrupt-fdt", corrupt_fdt),
+    ("corrupt-fdt", corrupt("fdt")),
     ("luo-memfd", luo_memfd),
     ("kunit-modules", kunit_modules),
 ]]

@@ -10,17 +10,10 @@ import os
 import re
 import subprocess
 
-from scenarios import Skip, check
+from scenarios import Skip, check, kunit_suites
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCH_OPT = {"x86_64": "CONFIG_X86_64=y", "arm64": "CONFIG_ARM64=y"}
-
-
-def suites(modular=False):
-    """tests/kunit-suites; with modular=True only those that can be modules."""
-    path = os.path.join(TOP, "tests", "kunit-suites")
-    rows = [l.split() for l in open(path) if l.strip() and not l.startswith("#")]
-    return [r[0] for r in rows if not (modular and "builtin" in r[1:])]
 
 
 def kunit_tool(ctx, arch):
@@ -51,7 +44,7 @@ def kunit_tool(ctx, arch):
     skipped = re.findall(r"\[SKIPPED\] (\S+)", out)
     check(c, "%s: no case was skipped" % name, m and not skipped and "skipped" not in m.group(2),
           " ".join(skipped) or summary)
-    for s in suites():
+    for s in kunit_suites():
         ok = re.search(r"=+ \[PASSED\] %s =+" % re.escape(s), out)
         check(c, "%s: suite %s ran and passed" % (name, s), ok, "" if ok else "missing or failed")
     return c

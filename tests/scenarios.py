@@ -489,6 +489,12 @@ CORRUPT = [
 ]
 
 
+def corrupt(cls):
+    """The scenario of corruption class cls (see CORRUPT)."""
+    diag = dict(CORRUPT)[cls]
+    return lambda ctx: corrupt_case(ctx, cls, diag)
+
+
 def corrupt_case(ctx, cls, diag):
     """Gen 1 corrupts its handover on purpose; gen 2 boots to init, says
     what was wrong and runs without the handover; gen 3 gets a clean
@@ -592,6 +598,14 @@ def interop_from_73(ctx):
     return interop(ctx, "interop-from-73", "v73", "bzImage,v73")
 
 
+def kunit_suites(modular=False):
+    """tests/kunit-suites; with modular=True only those that can be modules
+    (not marked "builtin")."""
+    rows = [l.split() for l in open(os.path.join(TOP, "tests", "kunit-suites"))
+            if l.strip() and not l.startswith("#")]
+    return [r[0] for r in rows if not (modular and "builtin" in r[1:])]
+
+
 def kunit(ctx):
     """KUnit suites built into the series kernel, run at boot, parsed as KTAP."""
     c = []
@@ -600,8 +614,7 @@ def kunit(ctx):
     if not reached:
         return c
     tree = ctx.args.tree
-    expected = [l.split()[0] for l in open(os.path.join(os.path.dirname(__file__), "kunit-suites"))
-                if l.strip() and not l.startswith("#")]
+    expected = kunit_suites()
     ktap = "\n".join(run.gens[0].dmesg)
     kp = os.path.join(tree, "tools/testing/kunit/kunit.py")
     p = subprocess.run(["python3", kp, "parse"], input=ktap, capture_output=True, text=True)
@@ -729,7 +742,21 @@ def upstream_kho_vmtest(ctx):
     return c
 
 
-class DebugCtx(Ctx):
+class OtherCtx(Ctx):
+    """Boots another build of the series: the kernel of --<tag>-kernel with
+    the initramfs of --<tag>-initrd (also for scenarios that want the
+    selftests), logs in <out>/<tag>."""
+
+    def __init__(self, base, tag):
+        a = copy.copy(base.args)
+        a.kernel = getattr(a, tag + "_kernel")
+        a.initrd = a.selftest_initrd = getattr(a, tag + "_initrd")
+        super().__init__(a)
+        self.out = os.path.join(base.out, tag)
+        os.makedirs(self.out, exist_ok=True)
+
+
+class DebugCtx(OtherCtx):
     """The same scenarios on the sanitizer kernel (configs/debug.fragment).
 
     KASAN reserves 1/8 of RAM for its shadow at boot, and the automatic
@@ -744,13 +771,9 @@ class DebugCtx(Ctx):
 
     MEM = {"1G": "3G", "2G": "3G"}
 
-    def __init__(self, base):
-        a = copy.copy(base.args)
-        a.kernel, a.initrd, a.selftest_initrd = a.debug_kernel, a.debug_initrd, a.debug_initrd
-        super().__init__(a)
-        self.out = os.path.join(base.out, "debug")
+    def __init__(self, base, tag="debug"):
+        super().__init__(base, tag)
         self.debug = True
-        os.makedirs(self.out, exist_ok=True)
 
     def boot(self, name, append, gens=1, mem="1G", timeout=None, **kw):
         if "kho_scratch=" not in append:
@@ -763,20 +786,6 @@ class DebugCtx(Ctx):
         append += " no5lvl"
         return super().boot(name, append, gens=gens, mem=self.MEM.get(mem, mem),
                             timeout=timeout or 2 * (120 + 90 * gens), **kw)
-
-
-class OtherCtx(Ctx):
-    """Boots another build of the series: the kernel of --<tag>-kernel with
-    the initramfs of --<tag>-initrd (also for scenarios that want the
-    selftests), logs in <out>/<tag>."""
-
-    def __init__(self, base, tag):
-        a = copy.copy(base.args)
-        a.kernel = getattr(a, tag + "_kernel")
-        a.initrd = a.selftest_initrd = getattr(a, tag + "_initrd")
-        super().__init__(a)
-        self.out = os.path.join(base.out, tag)
-        os.makedirs(self.out, exist_ok=True)
 
 
 def on_other(tag, cls, fn):
@@ -849,8 +858,7 @@ ALL = [
     ("interop-to-73", interop_to_73),
     ("interop-from-73", interop_from_73),
 ] + [
-    ("corrupt-" + cls, (lambda cls, diag: lambda ctx: corrupt_case(ctx, cls, diag))(cls, diag))
-    for cls, diag in CORRUPT
+    ("corrupt-" + cls, corrupt(cls)) for cls, _ in CORRUPT
 ] + [
     ("base-giga-bigscratch", base_giga_bigscratch),
     ("upstream-liveupdate", upstream_liveupdate),
@@ -899,13 +907,15 @@ DEBUG = [n for n, _ in ALL if n not in ("static", "bisect", "config-matrix", "me
 # matrix (3node-n-default, 3node-pernode-explicit and the per-node late case
 # stay), the light-load ext-* layouts (the scattered
 # ones stay), and cases another default scenario covers (sparse-tiny-numa:
-# sparse-asym-tiny; base-giga-bigscratch: base-giga-default), and the
-# distro-* scenarios (their kernel, Debian's config, is built only then).
+# sparse-asym-tiny; base-giga-bigscratch: base-giga-default), the
+# config-matrix, and the distro-* and arm64-* scenarios (their kernels are
+# built only then).
 FULL_ONLY = ["giga-nodes-3node-n-explicit", "giga-nodes-3node-pernode-default",
              "giga-nodes-3node-n-default-late",
              "giga-nodes-2node-n-default", "giga-nodes-2node-n-explicit",
              "ext-fragmented-light", "ext-numa4-light", "sparse-tiny-numa",
-             "base-giga-bigscratch", "config-matrix"] + [n for n, _ in distro.SCENARIOS + arm64.SCENARIOS]
+             "base-giga-bigscratch", "config-matrix"]
+FULL_ONLY += [n for n, _ in distro.SCENARIOS + arm64.SCENARIOS]
 # The part of it the test command runs by default (KHO_DEBUG=all: every one).
 DEBUG_CI = ["kunit", "roundtrip", "extension", "giga-default", "giga-numa",
             "corrupt-table-oob", "corrupt-fdt", "upstream-liveupdate", "upstream-kho-vmtest",
