@@ -115,6 +115,20 @@ for c in "${configs[@]}"; do
 			say FAIL "$c $n $subj: $(printf '%s\n' "$errs" "$new" | grep . | head -2 | tr '\n' ' ')(see ${log#"$BUILD"/})"
 		fi
 	done
+	# At the last patch, every C file the series touches, not only the last
+	# patch's: a file an earlier patch broke for this config stays broken.
+	all=$(git -C "$tree" diff --name-only --diff-filter=d kho-base..HEAD -- '*.c' | grep -v '^tools/' || true)
+	# shellcheck disable=SC2046
+	objs=($(python3 "$TOP/scripts/kbuild-built.py" "$wt" "$out/.config" \
+		$(for f in $all; do echo "${f%.c}.o"; done)))
+	compile "${objs[@]}" > "$out/series.log"
+	new=$(norm < "$out/series.log" | comm -13 "$out/base-warnings" - | grep -F -f <(printf '%s:\n' $all) || true)
+	errs=$(grep -E 'error:|Error [0-9]' "$out/series.log" | head -2 || true)
+	if [ -z "$new" ] && [ -z "$errs" ]; then
+		say ok "$c series: ${#objs[@]} objects the series touches, at its last patch"
+	else
+		say FAIL "$c series: $(printf '%s\n' "$errs" "$new" | grep . | head -2 | tr '\n' ' ')(see ${out#"$BUILD"/}/series.log)"
+	fi
 	log "config $c: $n patches in $(( $(date +%s) - t0 ))s"
 done
 git -C "$wt" checkout -q --detach kho-base

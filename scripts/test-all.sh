@@ -51,7 +51,9 @@ if [ "$scope" = full ]; then
 	log "step 4f/5 (--full): the series for arm64 (configs/arm64.fragment), cross-built"
 	KHO_ARCH=arm64 "$TOP/scripts/build-kernel.sh" "$tree" "$TOP/configs/kunit.fragment"
 	ak=$tree/.kho-out-arm64/arch/arm64/boot/Image
-	KHO_ARCH=arm64 "$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-arm64.cpio.gz" "$ak"
+	KHO_ARCH=arm64 "$TOP/scripts/build-selftests.sh" "$tree" "$tree/.kho-out-arm64" "$BUILD/selftests-arm64"
+	KHO_ARCH=arm64 "$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-arm64.cpio.gz" "$ak" \
+		/selftests="$BUILD/selftests-arm64"
 	full+=(--arm64-kernel "$ak" --arm64-initrd "$BUILD/initrd-arm64.cpio.gz")
 	need_pkgs qemu-system-arm qemu-efi-aarch64
 fi

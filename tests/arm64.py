@@ -1,28 +1,40 @@
 """arm64 at run time: the series kernel cross-built for arm64
 (KHO_ARCH=arm64 scripts/build-kernel.sh, configs/arm64.fragment), booted by
-qemu-system-aarch64 -M virt (TCG) with a device tree (KHO_ARM64_FW=uefi:
-under Debian's qemu-efi-aarch64, which stalls on this machine's QEMU, see
-tests/khovm.py), with Debian's arm64 busybox-static and guest/kexec-file.c
-as userspace. The scenarios of the x86 guest, run
-there, besides:
+qemu-system-aarch64 -M virt (TCG) under UEFI (Debian's qemu-efi-aarch64)
+with ACPI and no device tree, as arm64 servers boot (KHO_ARM64_FW=dt for
+QEMU's direct boot with a device tree, see tests/khovm.py), with Debian's
+arm64 busybox-static and guest/kexec-file.c as userspace. The scenarios of
+the x86 guest, run there, besides:
+ - arm64-firmware: what the firmware hands over, three generations each
+   way: UEFI with ACPI (the memory map the firmware fragments, the EFI
+   system table and ACPI found again by every successor) and UEFI with a
+   device tree;
  - arm64-giga-32m-*: 32 MiB pages (contiguous PMDs, gigantic with 4 KiB
    pages), like the 1 GiB ones;
  - arm64-memblock: memblock is kept after boot on arm64, so its debugfs
    shows the flags: the gigantic pages are RSV_HUGETLB, scratch is
-   KHO_SCRATCH, and none of the first lies in the second.
+   KHO_SCRATCH, and none of the first lies in the second;
+ - arm64-upstream-kho-vmtest: upstream's selftests/kho/vmtest.sh in its
+   own cross mode (-t aarch64) on this kernel;
+ - arm64-upstream-liveupdate: upstream's liveupdate selftests, cross-built
+   (KHO_ARCH=arm64 scripts/build-selftests.sh).
 """
 import re
 
 from scenarios import (SPARSE_LOAD, SPARSE_WARN, OtherCtx, check, corrupt, extension,
-                       gen_checks, giga_series, kho_checks, on_other, roundtrip, sparse_parse)
+                       gen_checks, giga_series, kho_checks, luo_memfd, on_other, roundtrip,
+                       sparse_parse, test_kho_checks, upstream_kho_vmtest,
+                       upstream_liveupdate)
 
 MIB32_KB = 32 * 1024
 
 
 class Arm64Ctx(OtherCtx):
+    arch = "arm64"
+
     def boot(self, name, append, gens=1, mem="1G", timeout=None, **kw):
-        # arm64 emulation (and UEFI firmware, KHO_ARM64_FW=uefi): slower than x86
-        return super().boot(name, append, gens=gens, mem=mem, arch="arm64",
+        # arm64 emulation under UEFI firmware: slower than x86
+        return super().boot(name, append, gens=gens, mem=mem, arch=self.arch,
                             timeout=timeout or 2 * (120 + 90 * gens), **kw)
 
 
@@ -70,6 +82,34 @@ def memblock(ctx):
     return c
 
 
+EFI_MAP = re.compile(r"^efi:\s+0x[0-9a-f]+-0x[0-9a-f]+ \[")
+
+
+def firmware(ctx):
+    """UEFI with ACPI (the default) and UEFI with a device tree: every
+    generation finds the EFI system table, the first one's memory map
+    (efi=debug prints it) has the firmware's fragments, every successor is
+    a KHO boot with test_kho's data, booted from the same description."""
+    c = []
+    for fw, desc in (("uefi", r"ACPI: SPCR: console: pl011"), ("uefi-dt", r"Machine model: linux,dummy-virt")):
+        name = "firmware-" + fw
+        run = ctx.boot(name, "kho=on efi=debug", gens=3, mem="4G", fw=fw)
+        reached = gen_checks(c, run, name, 3)
+        kho_checks(c, name, reached)
+        test_kho_checks(c, name, reached)
+        for g in reached:
+            check(c, "%s: gen %d found the EFI system table" % (name, g.index),
+                  g.grep(r"efi: EFI v\d+\.\d+ by EDK II"), "")
+            check(c, "%s: gen %d booted from %s" % (name, g.index, "ACPI" if fw == "uefi" else "a device tree"),
+                  g.grep(desc) and (fw == "uefi") == bool(g.grep(r"ACPI: Using GIC for interrupt routing")),
+                  "; ".join(g.grep(r"ACPI: |Machine model")[:2]))
+        if reached:
+            regions = [l for l in reached[0].dmesg if EFI_MAP.search(re.sub(r"^\[[^]]*\] ", "", l))]
+            check(c, "%s: gen 1 EFI memory map has the firmware's fragments (at least 8 entries)" % name,
+                  len(regions) >= 8, "%d entries" % len(regions))
+    return c
+
+
 def sparse_2node(ctx):
     """The size check on a two-node guest: a tiny kho_scratch= warns once at
     boot, naming a node, and once at kexec load; the default does not, and
@@ -98,6 +138,7 @@ def sparse_2node(ctx):
 
 SCENARIOS = [("arm64-" + n, on_other("arm64", Arm64Ctx, fn)) for n, fn in [
     ("roundtrip", roundtrip),
+    ("firmware", firmware),
     ("giga-1g-default", lambda ctx: giga1g(ctx, "giga-1g-default", "")),
     ("giga-1g-explicit", lambda ctx: giga1g(ctx, "giga-1g-explicit", "kho_scratch=64M,128M,32M")),
     ("giga-32m-default", lambda ctx: giga32(ctx, "giga-32m-default", "")),
@@ -107,4 +148,7 @@ SCENARIOS = [("arm64-" + n, on_other("arm64", Arm64Ctx, fn)) for n, fn in [
     ("corrupt-fdt", corrupt("fdt")),
     ("corrupt-table-oob", corrupt("table-oob")),
     ("sparse-2node", sparse_2node),
+    ("luo-memfd", luo_memfd),
+    ("upstream-liveupdate", upstream_liveupdate),
+    ("upstream-kho-vmtest", upstream_kho_vmtest),
 ]]

@@ -16,7 +16,7 @@ Each runs a scenario of the tinyconfig kernel on that kernel, besides:
 import re
 
 from scenarios import (OtherCtx, check, corrupt, extension, gen_checks, giga_series,
-                       kho_checks, kunit_suites, on_other, roundtrip)
+                       kho_checks, kunit_suites, luo_memfd, on_other, roundtrip)
 
 
 def giga_vmemmap(ctx):
@@ -36,22 +36,6 @@ def giga_vmemmap(ctx):
         check(c, "%s: gen %d has HVO on and its memory map is %d pages smaller" % (name, g.index, want),
               g.fact("hvo") == "1" and base and want and abs(got - want) <= want // 20,
               "hvo=%s, %d pages smaller (without HVO: %d)" % (g.fact("hvo"), got, base))
-    return c
-
-
-def luo_memfd(ctx):
-    name = "luo-memfd"
-    c = []
-    run = ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64", gens=2, mem="2G")
-    reached = gen_checks(c, run, name, 2)
-    kho_checks(c, name, reached)
-    if reached:
-        check(c, "%s: gen 1 preserved 64 MiB in a memfd" % name,
-              "preserved" in (reached[0].fact("luo_fill") or ""), reached[0].fact("luo_fill") or "")
-    if len(reached) == 2:
-        check(c, "%s: gen 2 has the memfd back byte for byte" % name,
-              "verified 64 MiB" in (reached[1].fact("luo_check") or ""),
-              reached[1].fact("luo_check") or "no luo_check")
     return c
 
 

@@ -98,15 +98,16 @@ def parse(log):
     return gens
 
 
-# arm64: QEMU's virt machine. KHO_ARM64_FW=uefi boots it under UEFI
-# (Debian's qemu-efi-aarch64), which loads the kernel (an EFI application)
-# QEMU hands it with -kernel; on this machine's QEMU 7.2 that firmware
-# prints its banner and then nothing for minutes under TCG, so the default
-# is QEMU's direct kernel boot with a device tree.
+# arm64: QEMU's virt machine under UEFI (Debian's qemu-efi-aarch64), which
+# loads the kernel (an EFI application) QEMU hands it with -kernel. QEMU
+# gives the firmware ACPI tables, so the firmware hands over no device tree
+# and the kernel boots from ACPI, as arm64 servers do. KHO_ARM64_FW=uefi-dt:
+# UEFI with a device tree (QEMU's acpi=off); KHO_ARM64_FW=dt: QEMU's direct
+# kernel boot with a device tree, no firmware.
 EFI_AARCH64 = "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd"
 
 
-def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None, arch="x86_64"):
+def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None, arch="x86_64", fw=None):
     accel = accel or os.environ.get("KHO_ACCEL", "tcg")
     common = ["-smp", str(smp), "-m", mem, "-nographic", "-no-reboot", "-monitor", "none",
               "-serial", "stdio", "-display", "none", "-nodefaults",
@@ -114,9 +115,11 @@ def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None, arc
     opts = "panic=-1 oops=panic loglevel=7 " + append
     if arch == "arm64":
         # pauth-impdef: TCG's architected pointer authentication is slow
-        fw = ["-bios", EFI_AARCH64] if os.environ.get("KHO_ARM64_FW") == "uefi" else []
-        cmd = (["qemu-system-aarch64", "-M", "virt", "-accel", "tcg", "-cpu", "max,pauth-impdef=on"]
-               + fw + common + ["-append", "console=ttyAMA0 " + opts])
+        fw = fw or os.environ.get("KHO_ARM64_FW", "uefi")
+        machine = "virt,acpi=off" if fw == "uefi-dt" else "virt"
+        bios = ["-bios", EFI_AARCH64] if fw in ("uefi", "uefi-dt") else []
+        cmd = (["qemu-system-aarch64", "-M", machine, "-accel", "tcg", "-cpu", "max,pauth-impdef=on"]
+               + bios + common + ["-append", "console=ttyAMA0 " + opts])
     else:
         cmd = (["qemu-system-x86_64", "-accel", accel, "-cpu", "max" if accel == "tcg" else "host"]
                + common + ["-append", "console=ttyS0 " + opts])

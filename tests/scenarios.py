@@ -702,6 +702,24 @@ def upstream_liveupdate(ctx):
     return c
 
 
+def luo_memfd(ctx):
+    """64 MiB of memfd data handed over through LUO (guest/luo-fill.c),
+    verified byte for byte in the successor."""
+    name = "luo-memfd"
+    c = []
+    run = ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64", gens=2, mem="2G")
+    reached = gen_checks(c, run, name, 2)
+    kho_checks(c, name, reached)
+    if reached:
+        check(c, "%s: gen 1 preserved 64 MiB in a memfd" % name,
+              "preserved" in (reached[0].fact("luo_fill") or ""), reached[0].fact("luo_fill") or "")
+    if len(reached) == 2:
+        check(c, "%s: gen 2 has the memfd back byte for byte" % name,
+              "verified 64 MiB" in (reached[1].fact("luo_check") or ""),
+              reached[1].fact("luo_check") or "no luo_check")
+    return c
+
+
 def upstream_kho_vmtest(ctx):
     """Upstream's tools/testing/selftests/kho/vmtest.sh on our prebuilt
     kernel (scripts/kho-vmtest.sh: its init, initrd, QEMU line and verdict;
@@ -714,8 +732,9 @@ def upstream_kho_vmtest(ctx):
     # The sanitizer kernel needs a smaller scratch scale in vmtest's 1 GiB
     # guest (see DebugCtx); vmtest's own command line is kept otherwise.
     extra = ["kho_scratch=50%"] if getattr(ctx, "debug", False) else []
+    env = dict(os.environ, KHO_ARCH=getattr(ctx, "arch", "x86_64"))
     p = subprocess.run(["bash", os.path.join(TOP, "scripts", "kho-vmtest.sh"), ctx.args.tree,
-                        kout, serial] + extra, capture_output=True, text=True, timeout=900)
+                        kout, serial] + extra, capture_output=True, text=True, timeout=900, env=env)
     with open(os.path.join(ctx.out, name + ".log"), "w") as f:
         f.write(p.stdout + p.stderr)
     print("   vmtest.sh: exit %d (log %s)" % (p.returncode, os.path.relpath(serial)), flush=True)
