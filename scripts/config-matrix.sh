@@ -60,6 +60,16 @@ held() { # held <config> <out>: the variant's own lines survived olddefconfig
 	echo "$bad"
 }
 norm() { grep -E '(warning|error):' | sed -E 's/^(\.\.\/)?//; s/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u; }
+verdict() { # verdict <what> <detail if ok> <log> <files...>: a MATRIX line
+	local what=$1 detail=$2 log=$3 new errs; shift 3
+	new=$(norm < "$log" | comm -13 "$out/base-warnings" - | grep -F -f <(printf '%s:\n' "$@") || true)
+	errs=$(grep -E 'error:|Error [0-9]' "$log" | head -2 || true)
+	if [ -z "$new" ] && [ -z "$errs" ]; then
+		say ok "$what: $detail"
+	else
+		say FAIL "$what: $(printf '%s\n' "$errs" "$new" | grep . | head -2 | tr '\n' ' ')(see ${log#"$BUILD"/})"
+	fi
+}
 compile() { # compile <objs...>: W=1 C=1, output on stdout
 	local o
 	for o in "$@"; do rm -f "$out/$o"; done
@@ -107,13 +117,8 @@ for c in "${configs[@]}"; do
 		fi
 		log=$out/patch-$n.log
 		compile "${objs[@]}" > "$log"
-		new=$(norm < "$log" | comm -13 "$out/base-warnings" - | grep -F -f <(printf '%s:\n' $touched) || true)
-		errs=$(grep -E 'error:|Error [0-9]' "$log" | head -2 || true)
-		if [ -z "$new" ] && [ -z "$errs" ]; then
-			say ok "$c $n $subj: ${#objs[@]} objects${skipped:+, not built here: ${skipped[*]}}"
-		else
-			say FAIL "$c $n $subj: $(printf '%s\n' "$errs" "$new" | grep . | head -2 | tr '\n' ' ')(see ${log#"$BUILD"/})"
-		fi
+		# shellcheck disable=SC2086
+		verdict "$c $n $subj" "${#objs[@]} objects${skipped:+, not built here: ${skipped[*]}}" "$log" $touched
 	done
 	# At the last patch, every C file the series touches, not only the last
 	# patch's: a file an earlier patch broke for this config stays broken.
@@ -122,13 +127,8 @@ for c in "${configs[@]}"; do
 	objs=($(python3 "$TOP/scripts/kbuild-built.py" "$wt" "$out/.config" \
 		$(for f in $all; do echo "${f%.c}.o"; done)))
 	compile "${objs[@]}" > "$out/series.log"
-	new=$(norm < "$out/series.log" | comm -13 "$out/base-warnings" - | grep -F -f <(printf '%s:\n' $all) || true)
-	errs=$(grep -E 'error:|Error [0-9]' "$out/series.log" | head -2 || true)
-	if [ -z "$new" ] && [ -z "$errs" ]; then
-		say ok "$c series: ${#objs[@]} objects the series touches, at its last patch"
-	else
-		say FAIL "$c series: $(printf '%s\n' "$errs" "$new" | grep . | head -2 | tr '\n' ' ')(see ${out#"$BUILD"/}/series.log)"
-	fi
+	# shellcheck disable=SC2086
+	verdict "$c series" "${#objs[@]} objects the series touches, at its last patch" "$out/series.log" $all
 	log "config $c: $n patches in $(( $(date +%s) - t0 ))s"
 done
 git -C "$wt" checkout -q --detach kho-base
