@@ -20,9 +20,14 @@ dest=$(cd "$dest" && pwd)
 hdr=$(mktemp -d)
 trap 'rm -rf "$hdr"' EXIT
 make -s -C "$tree" O="$kout" "${arch[@]}" headers_install INSTALL_HDR_PATH="$hdr" >&2
-make -s -C "$tree/tools/testing/selftests/liveupdate" "${arch[@]}" OUTPUT="$dest/liveupdate" \
+# The tests' own objects land in the source directory, whatever OUTPUT is
+# (the Makefile's TEST_O): left over from another architecture they would
+# be linked in, so none is kept from one build to the next.
+st=$tree/tools/testing/selftests/liveupdate
+rm -f "$st"/*.[od]
+make -s -C "$st" "${arch[@]}" OUTPUT="$dest/liveupdate" \
 	KHDR_INCLUDES="-isystem $hdr/include" LDFLAGS=-static >&2
-rm -f "$dest"/liveupdate/*.[od]
+rm -f "$dest"/liveupdate/*.[od] "$st"/*.[od]
 "$cc" -static -O2 -Wall -Wextra -Werror -isystem "$hdr/include" -o "$dest/tools/luo-fill" \
 	"$TOP/guest/luo-fill.c"
 for t in liveupdate luo_kexec_simple luo_multi_session luo_stress_sessions luo_stress_files; do
