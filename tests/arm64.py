@@ -34,7 +34,7 @@ class Arm64Ctx(OtherCtx):
 
     def boot(self, name, append, gens=1, mem="1G", timeout=None, **kw):
         # arm64 emulation under UEFI firmware: slower than x86
-        return super().boot(name, append, gens=gens, mem=mem, arch=self.arch,
+        return super().boot(name, append, gens=gens, mem=mem,
                             timeout=timeout or 2 * (120 + 90 * gens), **kw)
 
 
@@ -82,7 +82,7 @@ def memblock(ctx):
     return c
 
 
-EFI_MAP = re.compile(r"^efi:\s+0x[0-9a-f]+-0x[0-9a-f]+ \[")
+EFI_MAP = r"\] efi:\s+0x[0-9a-f]+-0x[0-9a-f]+ \["
 
 
 def firmware(ctx):
@@ -104,7 +104,7 @@ def firmware(ctx):
                   g.grep(desc) and (fw == "uefi") == bool(g.grep(r"ACPI: Using GIC for interrupt routing")),
                   "; ".join(g.grep(r"ACPI: |Machine model")[:2]))
         if reached:
-            regions = [l for l in reached[0].dmesg if EFI_MAP.search(re.sub(r"^\[[^]]*\] ", "", l))]
+            regions = reached[0].grep(EFI_MAP)
             check(c, "%s: gen 1 EFI memory map has the firmware's fragments (at least 8 entries)" % name,
                   len(regions) >= 8, "%d entries" % len(regions))
     return c

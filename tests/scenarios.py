@@ -23,6 +23,8 @@ REPORTS = (r"Kernel panic|BUG:|Oops|WARNING:|general protection|KASAN:|UBSAN|"
 
 
 class Ctx:
+    arch = "x86_64"  # of the guest: khovm.qemu_cmd() and scripts/kho-vmtest.sh
+
     def __init__(self, args):
         self.args = args
         self.out = args.out
@@ -38,7 +40,7 @@ class Ctx:
         append = "%s khot.gens=%d" % (append, gens)
         timeout = timeout or 120 + 90 * gens
         log = os.path.join(self.out, name + ".log")
-        run = khovm.run_vm(kernel, initrd, append, log, timeout=timeout, mem=mem, **kw)
+        run = khovm.run_vm(kernel, initrd, append, log, timeout=timeout, mem=mem, arch=self.arch, **kw)
         self.runs.append(run)
         print("   boot %s: %d generation(s) reached init in %.0fs%s (log %s)"
               % (name, len(run.reached()), run.elapsed,
@@ -732,7 +734,7 @@ def upstream_kho_vmtest(ctx):
     # The sanitizer kernel needs a smaller scratch scale in vmtest's 1 GiB
     # guest (see DebugCtx); vmtest's own command line is kept otherwise.
     extra = ["kho_scratch=50%"] if getattr(ctx, "debug", False) else []
-    env = dict(os.environ, KHO_ARCH=getattr(ctx, "arch", "x86_64"))
+    env = dict(os.environ, KHO_ARCH=ctx.arch)
     p = subprocess.run(["bash", os.path.join(TOP, "scripts", "kho-vmtest.sh"), ctx.args.tree,
                         kout, serial] + extra, capture_output=True, text=True, timeout=900, env=env)
     with open(os.path.join(ctx.out, name + ".log"), "w") as f:
