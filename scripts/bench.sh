@@ -3,9 +3,14 @@
 # to 8 GiB of order-0 preservations, tree memory per GiB, coverage, and
 # time to init of plain and KHO boots (nothing, 1 GiB and 8 GiB preserved)
 # for our kernel and stock 7.3, and the tracker memory of each.
-# Results: build/bench/{ext,boot,tracker}.csv, build/bench/{ext-scan,boot}.png.
+# Then the blackout benchmark (tests/blackout.py): host-clock time from
+# kexec -e to the successor's init and to every memfd page verified, ours
+# against stock 7.3 with the same handover, nothing / 1 GiB / 8 GiB.
+# Results: build/bench/{ext,boot,tracker,blackout}.csv,
+# build/bench/{ext-scan,boot,blackout}.png.
 #
 #   scripts/bench.sh [--quick] [--boot-only]
+#   scripts/bench.sh --blackout [--rounds N] [--only REGEX]   only the blackout benchmark
 . "$(dirname "$0")/lib.sh"
 need_pkgs qemu-system-x86 python3 busybox-static kexec-tools gnuplot-nox
 tree=$("$TOP/scripts/mktree.sh" "$BUILD/linux")
@@ -14,5 +19,13 @@ up=$("$TOP/scripts/mk73.sh")
 "$TOP/scripts/build-selftests.sh" "$tree" "$tree/.kho-out" "$BUILD/selftests"
 "$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-bench.cpio.gz" "$tree/.kho-out/arch/x86/boot/bzImage" \
 	v73="$up" /selftests="$BUILD/selftests"
+bz=$tree/.kho-out/arch/x86/boot/bzImage
+if [ "${1:-}" = --blackout ]; then
+	shift
+	exec python3 "$TOP/tests/blackout.py" --kernel "$bz" --upstream "$up" \
+		--initrd "$BUILD/initrd-bench.cpio.gz" --out "$BUILD/bench" "$@"
+fi
 python3 "$TOP/tests/bench.py" --kernel "$tree/.kho-out/arch/x86/boot/bzImage" \
 	--initrd "$BUILD/initrd-bench.cpio.gz" --upstream "$up" --out "$BUILD/bench" "$@"
+python3 "$TOP/tests/blackout.py" --kernel "$bz" --upstream "$up" \
+	--initrd "$BUILD/initrd-bench.cpio.gz" --out "$BUILD/bench" $([ "${1:-}" = --quick ] && echo --rounds 1)

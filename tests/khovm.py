@@ -8,6 +8,7 @@ next one. Nothing here decides pass/fail: the scenarios do.
 import os
 import re
 import subprocess
+import threading
 import time
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -62,6 +63,7 @@ class Run:
         self.rc = rc
         self.elapsed = elapsed
         self.timed_out = timed_out
+        self.stamps = []
         self.gens = parse(log)
 
     def reached(self):
@@ -140,20 +142,58 @@ def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None, arc
     return cmd
 
 
-def run_vm(kernel, initrd, append, logpath, timeout=300, **kw):
+def run_vm(kernel, initrd, append, logpath, timeout=300, stamps=False, **kw):
+    """Boot QEMU and wait for it to end. stamps=True: read the console as
+    it comes and keep the host's monotonic clock for each line (seconds
+    since QEMU started), in Run.stamps as (seconds, line) and in
+    logpath + ".t"; the log itself stays the same."""
     cmd = qemu_cmd(kernel, initrd, append, **kw)
     t0 = time.time()
     timed_out = False
+    got = []
     with open(logpath, "w") as out:
         out.write("# " + " ".join(cmd) + "\n")
         out.flush()
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if not stamps:
+            p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL)
+        else:
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL)
+            m0 = time.monotonic()
+
+            def read():
+                for raw in iter(p.stdout.readline, b""):
+                    t = time.monotonic() - m0
+                    line = raw.decode(errors="replace")
+                    out.write(line)
+                    got.append((t, line.rstrip("\r\n")))
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
         try:
             rc = p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
             rc, timed_out = -9, True
+        if stamps:
+            reader.join(timeout=10)
     with open(logpath, errors="replace") as f:
         log = f.read()
-    return Run(log, rc, time.time() - t0, timed_out)
+    if stamps:
+        with open(logpath + ".t", "w") as f:
+            for t, line in got:
+                f.write("%.3f %s\n" % (t, line))
+    r = Run(log, rc, time.time() - t0, timed_out)
+    r.stamps = got
+    return r
+
+
+def read_stamps(path):
+    """The (seconds, line) list run_vm(stamps=True) wrote to path."""
+    out = []
+    with open(path, errors="replace") as f:
+        for l in f:
+            t, _, line = l.rstrip("\n").partition(" ")
+            out.append((float(t), line))
+    return out

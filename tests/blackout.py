@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Blackout benchmark (not a timed test): how long a host is gone across a
+KHO kexec, ours against stock 7.3 in one run, the same handover on both.
+
+Every time here is the host's clock: khovm.run_vm(stamps=True) notes when
+each console line arrives, and a span is the difference between two lines
+printed while a console is up. The guest's printk clock is not used: under
+TCG on a busy host its early TSC calibration sometimes fails and the clock
+starts late, and early console output arrives in one burst.
+
+Spans, per boot (generation 1 kexecs into generation 2):
+  exec_to_init      "KHOT 1 kexec_exec" (init's last line before kexec -e)
+                    to the successor's "Run /init as init process"
+  exec_to_restored  ... to "luo-fill: retrieved" (the memfd is back)
+  exec_to_verified  ... to "luo-fill: verified" (every page's stamp checked)
+  restore           "luo-fill: check start" to "luo-fill: retrieved"
+
+Loads: nothing preserved, a memfd of 1 or 8 GiB preserved through LUO
+(guest/luo-fill.c; both kernels), and 1 or 8 GiB of order-0 pages through
+our test-only knob (khot.bench_mib; ours only). All boots use the same
+guest (11 GiB, 2 CPUs, TCG). Rounds go ours, 7.3, ours, 7.3, ... per load,
+so drift in the host's load falls on both; the table gives the first round
+(cold: QEMU's translation cache empty) and the best of all rounds."""
+import argparse
+import csv
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import khovm  # noqa: E402
+
+MEM = "11G"
+BASE = "kho=on liveupdate=on kunit.enable=0 khot.nodump=1"
+LOADS = [  # name, command line, kernels
+    ("none", "", ("ours", "7.3")),
+    ("memfd 1 GiB", "khot.luo_mib=1024", ("ours", "7.3")),
+    ("memfd 8 GiB", "khot.luo_mib=8192", ("ours", "7.3")),
+    ("knob 1 GiB", "khot.bench_mib=1024", ("ours",)),
+    ("knob 8 GiB", "khot.bench_mib=8192", ("ours",)),
+]
+SPANS = ["exec_to_init", "exec_to_restored", "exec_to_verified", "restore"]
+
+
+def first(stamps, pattern, after=None):
+    rx = re.compile(pattern)
+    for t, line in stamps:
+        if (after is None or t >= after) and rx.search(line):
+            return t
+    return None
+
+
+def spans(stamps):
+    ex = first(stamps, r"KHOT 1 kexec_exec")
+    if ex is None:
+        return {}
+    init = first(stamps, r"Run /init as init process", ex)
+    start = first(stamps, r"luo-fill: check start", ex)
+    back = first(stamps, r"luo-fill: retrieved", ex)
+    ok = first(stamps, r"luo-fill: verified", ex)
+    out = {"exec_to_init": init - ex if init else None,
+           "exec_to_restored": back - ex if back else None,
+           "exec_to_verified": ok - ex if ok else None,
+           "restore": back - start if back and start else None}
+    return out
+
+
+def reserved_line(run):
+    g2 = run.gens[1] if len(run.gens) > 1 else None
+    m = g2 and g2.grep(r"KHO: reserved \d+ preserved pages")
+    if not m:
+        return ""
+    f = re.search(r"reserved (\d+) preserved pages in (\d+) runs, memblock.reserved (\d+) -> (\d+)",
+                  m[0])
+    return "%s pages, %s runs, memblock.reserved %s -> %s regions" % f.groups() if f else ""
+
+
+def boot(args, who, load, cmd, rnd):
+    kernel = args.kernel if who == "ours" else args.upstream
+    nxt = "" if who == "ours" else " khot.next=/boot/v73"
+    name = "blackout-%s-%s-%d" % (who.replace(".", ""), re.sub(r"\W+", "-", load), rnd)
+    log = os.path.join(args.out, name + ".log")
+    if args.from_logs:
+        with open(log, errors="replace") as f:
+            r = khovm.Run(f.read(), 0, 0, False)
+        r.stamps = khovm.read_stamps(log + ".t")
+    else:
+        r = khovm.run_vm(kernel, args.initrd, "%s %s khot.gens=2%s" % (BASE, cmd, nxt), log,
+                         timeout=1200, mem=MEM, stamps=True)
+    s = spans(r.stamps)
+    g2 = r.gens[1] if len(r.gens) > 1 else None
+    verified = "luo" not in cmd or bool(g2 and "verified" in (g2.fact("luo_check") or ""))
+    row = dict(kernel=who, load=load, round=rnd, verified=int(verified),
+               reserved=reserved_line(r) if who == "ours" else "")
+    for k in SPANS:
+        row[k] = round(s[k], 3) if s.get(k) is not None else ""
+    print("%-4s %-12s round %d: %s%s%s" % (
+        who, load, rnd, " ".join("%s=%s" % (k, row[k]) for k in SPANS if row[k] != ""),
+        "" if verified else " NOT VERIFIED", (" [%s]" % row["reserved"]) if row["reserved"] else ""),
+        flush=True)
+    return row
+
+
+def best(rows, who, load, key, rnd=None):
+    v = [r[key] for r in rows if r["kernel"] == who and r["load"] == load and r[key] != ""
+         and r["verified"] and (rnd is None or r["round"] == rnd)]
+    return min(v) if v else None
+
+
+def fmt(v):
+    return "-" if v is None else "%.2f" % v
+
+
+def table(rows):
+    out = ["| load | kernel | to init, cold (s) | to init, best (s) | to memfd verified, cold"
+           " (s) | to memfd verified, best (s) | memfd restore, best (s) |",
+           "|---|---|---|---|---|---|---|"]
+    for load, _, kernels in LOADS:
+        for who in kernels:
+            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                load, who, fmt(best(rows, who, load, "exec_to_init", 1)),
+                fmt(best(rows, who, load, "exec_to_init")),
+                fmt(best(rows, who, load, "exec_to_verified", 1)),
+                fmt(best(rows, who, load, "exec_to_verified")),
+                fmt(best(rows, who, load, "restore"))))
+    out += ["", "| load | kernel | added to a KHO boot with nothing preserved, best (s) |",
+            "|---|---|---|"]
+    for load, _, kernels in LOADS[1:]:
+        for who in kernels:
+            a, b = best(rows, who, load, "exec_to_init"), best(rows, who, "none", "exec_to_init")
+            out.append("| %s | %s | %s |" % (load, who, fmt(a - b if a is not None and b else None)))
+    return "\n".join(out)
+
+
+def plot(args, rows):
+    dat = os.path.join(args.out, "blackout.dat")
+    with open(dat, "w") as f:
+        for load, _, _ in LOADS:
+            f.write('"%s" %s %s %s %s\n' % (load, *[
+                "NaN" if v is None else "%.3f" % v for v in (
+                    best(rows, "ours", load, "exec_to_init"), best(rows, "7.3", load, "exec_to_init"),
+                    best(rows, "ours", load, "exec_to_verified"),
+                    best(rows, "7.3", load, "exec_to_verified"))]))
+    png = os.path.join(args.out, "blackout.png")
+    gp = """set terminal png size 960,540
+set output '%s'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set grid ytics
+set key top left
+set ylabel 'seconds from kexec -e (host clock, best of %d, TCG)'
+set title 'Blackout: to the successor init, and to every memfd page verified'
+plot '%s' using 2:xtic(1) title 'ours: to init', '' using 3 title '7.3: to init', \\
+     '' using 4 title 'ours: to memfd verified', '' using 5 title '7.3: to memfd verified'
+""" % (png, args.rounds, dat)
+    subprocess.run(["gnuplot"], input=gp, text=True, check=False)
+    print("plot: %s" % os.path.relpath(png))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernel", required=True, help="our bzImage")
+    ap.add_argument("--upstream", required=True, help="stock 7.3 bzImage")
+    ap.add_argument("--initrd", required=True, help="initrd with /boot/v73 and luo-fill")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--only", help="regex of loads to run")
+    ap.add_argument("--from-logs", action="store_true", help="re-read the last run's logs")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    t0 = time.time()
+    rows = []
+    for rnd in range(1, args.rounds + 1):
+        for load, cmd, kernels in LOADS:
+            if args.only and not re.search(args.only, load):
+                continue
+            for who in kernels:
+                rows.append(boot(args, who, load, cmd, rnd))
+    with open(os.path.join(args.out, "blackout.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        w.writeheader()
+        w.writerows(rows)
+    plot(args, rows)
+    print("\n" + table(rows))
+    print("\nblackout benchmark: %d boots in %.0fs (%s, %d cores, host clock)" % (
+        len(rows), time.time() - t0, time.strftime("%Y-%m-%d"), os.cpu_count()))
+
+
+if __name__ == "__main__":
+    main()
