@@ -13,7 +13,7 @@
  *
  * Prints one line ("luo-fill: ...") and exits 0 on success. --check also
  * writes "luo-fill: check start", "luo-fill: retrieved" and "luo-fill:
- * verified" to /dev/kmsg as it goes, so that the console shows when the
+ * verified" to /dev/console as it goes, so that the console shows when the
  * memfd came back and when its data was verified (the blackout benchmark
  * times those lines with the host's clock).
  */
@@ -41,7 +41,7 @@ static int die(const char *what)
 
 static void mark(const char *what)
 {
-	int fd = open("/dev/kmsg", O_WRONLY);
+	int fd = open("/dev/console", O_WRONLY);
 
 	if (fd >= 0) {
 		dprintf(fd, "luo-fill: %s\n", what);

@@ -17,15 +17,21 @@ tree=$("$TOP/scripts/mktree.sh" "$BUILD/linux")
 "$TOP/scripts/build-kernel.sh" "$tree" "$TOP/configs/kunit.fragment"
 up=$("$TOP/scripts/mk73.sh")
 "$TOP/scripts/build-selftests.sh" "$tree" "$tree/.kho-out" "$BUILD/selftests"
-"$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-bench.cpio.gz" "$tree/.kho-out/arch/x86/boot/bzImage" \
-	v73="$up" /selftests="$BUILD/selftests"
+# Both kernels again with deferred struct page init, for the blackout runs.
+KHO_OUTDIR=.kho-out-deferred "$TOP/scripts/build-kernel.sh" "$tree" "$TOP/configs/kunit.fragment" \
+	"$TOP/configs/deferred.fragment"
+KHO_OUTDIR=.kho-out-deferred "$TOP/scripts/build-kernel.sh" "$BUILD/linux-7.3" "$TOP/configs/deferred.fragment"
 bz=$tree/.kho-out/arch/x86/boot/bzImage
+bzd=$tree/.kho-out-deferred/arch/x86/boot/bzImage
+upd=$BUILD/linux-7.3/.kho-out-deferred/arch/x86/boot/bzImage
+"$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-bench.cpio.gz" "$bz" \
+	v73="$up" ours-dsi="$bzd" v73-dsi="$upd" /selftests="$BUILD/selftests"
+blackout=(python3 "$TOP/tests/blackout.py" --kernel "$bz" --upstream "$up" --kernel-deferred "$bzd"
+	--upstream-deferred "$upd" --initrd "$BUILD/initrd-bench.cpio.gz" --out "$BUILD/bench")
 if [ "${1:-}" = --blackout ]; then
 	shift
-	exec python3 "$TOP/tests/blackout.py" --kernel "$bz" --upstream "$up" \
-		--initrd "$BUILD/initrd-bench.cpio.gz" --out "$BUILD/bench" "$@"
+	exec "${blackout[@]}" "$@"
 fi
 python3 "$TOP/tests/bench.py" --kernel "$tree/.kho-out/arch/x86/boot/bzImage" \
 	--initrd "$BUILD/initrd-bench.cpio.gz" --upstream "$up" --out "$BUILD/bench" "$@"
-python3 "$TOP/tests/blackout.py" --kernel "$bz" --upstream "$up" \
-	--initrd "$BUILD/initrd-bench.cpio.gz" --out "$BUILD/bench" $([ "${1:-}" = --quick ] && echo --rounds 1)
+"${blackout[@]}" $([ "${1:-}" = --quick ] && echo --rounds 1)

@@ -15,10 +15,16 @@ Spans, per boot (generation 1 kexecs into generation 2):
   exec_to_verified  ... to "luo-fill: verified" (every page's stamp checked)
   restore           "luo-fill: check start" to "luo-fill: retrieved"
 
+The successor's init checks the memfd before anything else
+(khot.luo_first=1), as a host brings its guests back first.
+
 Loads: nothing preserved, a memfd of 1 or 8 GiB preserved through LUO
 (guest/luo-fill.c; both kernels), and 1 or 8 GiB of order-0 pages through
 our test-only knob (khot.bench_mib; ours only). All boots use the same
-guest (11 GiB, 2 CPUs, TCG). Rounds go ours, 7.3, ours, 7.3, ... per load,
+guest (11 GiB, 2 CPUs, TCG). With --kernel-deferred and
+--upstream-deferred, the same kernels built with
+CONFIG_DEFERRED_STRUCT_PAGE_INIT (configs/deferred.fragment) run the
+"none" and 8 GiB loads too, as "ours+dsi" and "7.3+dsi". Rounds go ours, 7.3, ours, 7.3, ... per load,
 so drift in the host's load falls on both; the table gives the first round
 (cold: QEMU's translation cache empty) and the best of all rounds."""
 import argparse
@@ -33,14 +39,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import khovm  # noqa: E402
 
 MEM = "11G"
-BASE = "kho=on liveupdate=on kunit.enable=0 khot.nodump=1"
+BASE = "kho=on liveupdate=on kunit.enable=0 khot.nodump=1 khot.luo_first=1"
 LOADS = [  # name, command line, kernels
-    ("none", "", ("ours", "7.3")),
+    ("none", "", ("ours", "7.3", "ours+dsi", "7.3+dsi")),
     ("memfd 1 GiB", "khot.luo_mib=1024", ("ours", "7.3")),
-    ("memfd 8 GiB", "khot.luo_mib=8192", ("ours", "7.3")),
+    ("memfd 8 GiB", "khot.luo_mib=8192", ("ours", "7.3", "ours+dsi", "7.3+dsi")),
     ("knob 1 GiB", "khot.bench_mib=1024", ("ours",)),
-    ("knob 8 GiB", "khot.bench_mib=8192", ("ours",)),
+    ("knob 8 GiB", "khot.bench_mib=8192", ("ours", "ours+dsi")),
 ]
+# kernel -> (argument with its bzImage, image in the initrd's /boot it kexecs)
+KERNELS = {"ours": ("kernel", "bzImage"), "7.3": ("upstream", "v73"),
+           "ours+dsi": ("kernel_deferred", "ours-dsi"), "7.3+dsi": ("upstream_deferred", "v73-dsi")}
 SPANS = ["exec_to_init", "exec_to_restored", "exec_to_verified", "restore"]
 
 
@@ -78,9 +87,10 @@ def reserved_line(run):
 
 
 def boot(args, who, load, cmd, rnd):
-    kernel = args.kernel if who == "ours" else args.upstream
-    nxt = "" if who == "ours" else " khot.next=/boot/v73"
-    name = "blackout-%s-%s-%d" % (who.replace(".", ""), re.sub(r"\W+", "-", load), rnd)
+    arg, image = KERNELS[who]
+    kernel = getattr(args, arg)
+    nxt = " khot.next=/boot/%s" % image
+    name = "blackout-%s-%s-%d" % (re.sub(r"\W+", "", who), re.sub(r"\W+", "-", load), rnd)
     log = os.path.join(args.out, name + ".log")
     if args.from_logs:
         with open(log, errors="replace") as f:
@@ -93,7 +103,7 @@ def boot(args, who, load, cmd, rnd):
     g2 = r.gens[1] if len(r.gens) > 1 else None
     verified = "luo" not in cmd or bool(g2 and "verified" in (g2.fact("luo_check") or ""))
     row = dict(kernel=who, load=load, round=rnd, verified=int(verified),
-               reserved=reserved_line(r) if who == "ours" else "")
+               reserved=reserved_line(r) if who.startswith("ours") else "")
     for k in SPANS:
         row[k] = round(s[k], 3) if s.get(k) is not None else ""
     print("%-4s %-12s round %d: %s%s%s" % (
@@ -117,8 +127,9 @@ def table(rows):
     out = ["| load | kernel | to init, cold (s) | to init, best (s) | to memfd verified, cold"
            " (s) | to memfd verified, best (s) | memfd restore, best (s) |",
            "|---|---|---|---|---|---|---|"]
+    ran = {r["kernel"] for r in rows}
     for load, _, kernels in LOADS:
-        for who in kernels:
+        for who in [k for k in kernels if k in ran]:
             out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
                 load, who, fmt(best(rows, who, load, "exec_to_init", 1)),
                 fmt(best(rows, who, load, "exec_to_init")),
@@ -128,7 +139,7 @@ def table(rows):
     out += ["", "| load | kernel | added to a KHO boot with nothing preserved, best (s) |",
             "|---|---|---|"]
     for load, _, kernels in LOADS[1:]:
-        for who in kernels:
+        for who in [k for k in kernels if k in ran]:
             a, b = best(rows, who, load, "exec_to_init"), best(rows, who, "none", "exec_to_init")
             out.append("| %s | %s | %s |" % (load, who, fmt(a - b if a is not None and b else None)))
     return "\n".join(out)
@@ -165,7 +176,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True, help="our bzImage")
     ap.add_argument("--upstream", required=True, help="stock 7.3 bzImage")
-    ap.add_argument("--initrd", required=True, help="initrd with /boot/v73 and luo-fill")
+    ap.add_argument("--kernel-deferred", help="our bzImage with deferred struct page init")
+    ap.add_argument("--upstream-deferred", help="7.3's bzImage with deferred struct page init")
+    ap.add_argument("--initrd", required=True,
+                    help="initrd with /boot/{bzImage,v73,ours-dsi,v73-dsi} and luo-fill")
     ap.add_argument("--out", required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--only", help="regex of loads to run")
@@ -179,7 +193,8 @@ def main():
             if args.only and not re.search(args.only, load):
                 continue
             for who in kernels:
-                rows.append(boot(args, who, load, cmd, rnd))
+                if getattr(args, KERNELS[who][0]):
+                    rows.append(boot(args, who, load, cmd, rnd))
     with open(os.path.join(args.out, "blackout.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
         w.writeheader()
