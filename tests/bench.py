@@ -14,6 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import khovm  # noqa: E402
+import plots  # noqa: E402
 
 CASES = [  # MiB preserved as order-0 pages, guest memory
     (1, "2G"), (64, "2G"), (256, "2G"), (1024, "3G"), (4096, "6G"), (8192, "11G"),
@@ -227,19 +228,9 @@ def plot_boot(args, boots):
         for c in cases:
             f.write("%s %s %s\n" % (c, t.get(("ours", c), "NaN"), t.get(("7.3", c), "NaN")))
     png = os.path.join(args.out, "boot.png")
-    gp = """set terminal png size 900,520
-set output '%s'
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.8 border -1
-set boxwidth 0.9
-set grid ytics
-set key top left
-set ylabel 'successor: seconds to init (QEMU TCG)'
-set title 'KHO boot overhead: plain, KHO, and KHO with memory preserved (kexec to self)'
-plot '%s' using 2:xtic(1) title 'ours', '' using 3 title 'stock 7.3'
-""" % (png, dat)
-    subprocess.run(["gnuplot"], input=gp, text=True, check=False)
+    plots.histogram(png, "900,520", "successor: seconds to init (QEMU TCG)",
+                    "KHO boot overhead: plain, KHO, and KHO with memory preserved (kexec to self)",
+                    "'%s' using 2:xtic(1) title 'ours', '' using 3 title 'stock 7.3'" % dat)
     print("plot: %s" % os.path.relpath(png))
 
 

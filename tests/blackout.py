@@ -31,12 +31,12 @@ import argparse
 import csv
 import os
 import re
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import khovm  # noqa: E402
+import plots  # noqa: E402
 
 MEM = "11G"
 BASE = "kho=on liveupdate=on kunit.enable=0 khot.nodump=1 khot.luo_first=1"
@@ -155,20 +155,11 @@ def plot(args, rows):
                     best(rows, "ours", load, "exec_to_verified"),
                     best(rows, "7.3", load, "exec_to_verified"))]))
     png = os.path.join(args.out, "blackout.png")
-    gp = """set terminal png size 960,540
-set output '%s'
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.8 border -1
-set boxwidth 0.9
-set grid ytics
-set key top left
-set ylabel 'seconds from kexec -e (host clock, best of %d, TCG)'
-set title 'Blackout: to the successor init, and to every memfd page verified'
-plot '%s' using 2:xtic(1) title 'ours: to init', '' using 3 title '7.3: to init', \\
-     '' using 4 title 'ours: to memfd verified', '' using 5 title '7.3: to memfd verified'
-""" % (png, args.rounds, dat)
-    subprocess.run(["gnuplot"], input=gp, text=True, check=False)
+    plots.histogram(png, "960,540", "seconds from kexec -e (host clock, best of %d, TCG)" % args.rounds,
+                    "Blackout: to the successor init, and to every memfd page verified",
+                    "'%s' using 2:xtic(1) title 'ours: to init', '' using 3 title '7.3: to init', "
+                    "'' using 4 title 'ours: to memfd verified', '' using 5 title '7.3: to memfd verified'"
+                    % dat)
     print("plot: %s" % os.path.relpath(png))
 
 
