@@ -810,8 +810,21 @@ class DebugCtx(OtherCtx):
         # tables (seen once in ~60 boots, in the first kernel, before KHO
         # does anything). Not ours to fix here; kept out of the way.
         append += " no5lvl"
-        return super().boot(name, append, gens=gens, mem=self.MEM.get(mem, mem),
+        big = self.MEM.get(mem, mem)
+        if big != mem and kw.get("numa"):
+            # QEMU wants the nodes to add up to -m: the last node with
+            # memory gets the extra, the node edges stay where they were.
+            numa = list(kw["numa"])
+            last = max(i for i, size in enumerate(numa) if size != "0")
+            numa[last] = "%dM" % (mib(numa[last]) + mib(big) - mib(mem))
+            kw["numa"] = numa
+        return super().boot(name, append, gens=gens, mem=big,
                             timeout=timeout or 2 * (120 + 90 * gens), **kw)
+
+
+def mib(size):
+    """MiB in a QEMU size such as "1022M" or "3G"."""
+    return int(size[:-1]) * (1024 if size[-1] == "G" else 1)
 
 
 def on_other(tag, cls, fn):
