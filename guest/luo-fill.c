@@ -8,10 +8,17 @@
  *   luo-fill <MiB>          fill a memfd (one stamp per page), preserve it
  *                           in session "khot-bench" and keep the session
  *                           open in a background child until the kexec
+ *   luo-fill --gaps <MiB>   the same, but after every third page of the
+ *                           memfd one page of a second, unpreserved memfd is
+ *                           touched, so that the preserved frames come in
+ *                           short runs with one-frame holes between them
  *   luo-fill --check <MiB>  after the kexec: retrieve the memfd and verify
  *                           every page's stamp
  *
- * Prints one line ("luo-fill: ...") and exits 0 on success. --check also
+ * Prints one line ("luo-fill: ...") and exits 0 on success. Filling also
+ * reads the memfd's frames from /proc/self/pagemap and prints how they lie:
+ * runs of consecutive frames, steps of a power of two frames (2, 4, ...)
+ * between neighbours, and other steps. --check also
  * writes "luo-fill: check start", "luo-fill: retrieved" and "luo-fill:
  * verified" to /dev/console as it goes, so that the console shows when the
  * memfd came back and when its data was verified (the blackout benchmark
@@ -54,13 +61,54 @@ static uint64_t stamp(uint64_t page)
 	return page * 0x9e3779b97f4a7c15ULL ^ TOKEN;
 }
 
-static int fill(int luo, uint64_t bytes)
+/*
+ * How the frames of the @pages pages mapped at @m lie, read from
+ * /proc/self/pagemap (frame numbers need CAP_SYS_ADMIN; the guest runs as
+ * root). Prints "frames: R runs, S pow2 steps, O other steps, L below
+ * 4 GiB" or says why it cannot.
+ */
+static void layout(const char *m, uint64_t pages, char *out, size_t len)
+{
+	uint64_t ent[4096], prev = 0, p, n, k, runs = 0, pow2 = 0, other = 0, low = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	snprintf(out, len, "frames: unknown");
+	if (fd < 0)
+		return;
+	for (p = 0; p < pages; p += n) {
+		n = pages - p < 4096 ? pages - p : 4096;
+		if (pread(fd, ent, n * 8, ((uintptr_t)m / PAGE + p) * 8) != (ssize_t)(n * 8))
+			goto out;
+		for (k = 0; k < n; k++) {
+			uint64_t pfn = ent[k] & ((1ULL << 55) - 1), d;
+
+			if (!(ent[k] >> 63) || !pfn)
+				goto out;
+			low += pfn < (4ULL << 30) / PAGE;
+			d = pfn - prev;
+			if (p + k == 0 || d != 1)
+				runs++;
+			if (p + k && d != 1 && pfn > prev && !(d & (d - 1)))
+				pow2++;
+			else if (p + k && d != 1)
+				other++;
+			prev = pfn;
+		}
+	}
+	snprintf(out, len, "frames: %llu runs, %llu pow2 steps, %llu other steps, %llu below 4 GiB",
+		 (unsigned long long)runs, (unsigned long long)pow2,
+		 (unsigned long long)other, (unsigned long long)low);
+out:
+	close(fd);
+}
+
+static int fill(int luo, uint64_t bytes, int gaps)
 {
 	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
 	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf) };
-	uint64_t p, pages = bytes / PAGE;
-	char *m;
-	int mfd;
+	uint64_t p, pages = bytes / PAGE, spaced = (pages + 2) / 3 * PAGE;
+	char *m, *sp = NULL, frames[128];
+	int mfd, sfd;
 
 	mfd = memfd_create("khot-bench", 0);
 	if (mfd < 0 || ftruncate(mfd, bytes))
@@ -68,8 +116,21 @@ static int fill(int luo, uint64_t bytes)
 	m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	if (m == MAP_FAILED)
 		return die("mmap");
-	for (p = 0; p < pages; p++)
+	if (gaps) {
+		/* Not preserved: its pages are the holes between the runs. */
+		sfd = memfd_create("khot-spacer", 0);
+		if (sfd < 0 || ftruncate(sfd, spaced))
+			return die("spacer memfd");
+		sp = mmap(NULL, spaced, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
+		if (sp == MAP_FAILED)
+			return die("spacer mmap");
+	}
+	for (p = 0; p < pages; p++) {
 		*(uint64_t *)(m + p * PAGE) = stamp(p);
+		if (sp && p % 3 == 0)
+			*(uint64_t *)(sp + p / 3 * PAGE) = p;
+	}
+	layout(m, pages, frames, sizeof(frames));
 	munmap(m, bytes);
 
 	strcpy((char *)cs.name, SESSION);
@@ -80,8 +141,9 @@ static int fill(int luo, uint64_t bytes)
 	if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf))
 		return die("preserve memfd");
 	close(luo);
-	printf("luo-fill: preserved %llu MiB in %llu pages\n",
-	       (unsigned long long)(bytes >> 20), (unsigned long long)pages);
+	printf("luo-fill: preserved %llu MiB in %llu pages; %s\n",
+	       (unsigned long long)(bytes >> 20), (unsigned long long)pages,
+	       frames);
 	fflush(stdout);
 
 	/* The session lives as long as its file: keep it in a child. */
@@ -142,11 +204,12 @@ static int check(int luo, uint64_t bytes)
 int main(int argc, char **argv)
 {
 	int checking = argc == 3 && !strcmp(argv[1], "--check");
+	int gaps = argc == 3 && !strcmp(argv[1], "--gaps");
 	uint64_t mib;
 	int luo;
 
-	if (argc != 2 && !checking) {
-		fprintf(stderr, "usage: luo-fill [--check] <MiB>\n");
+	if (argc != 2 && !checking && !gaps) {
+		fprintf(stderr, "usage: luo-fill [--check | --gaps] <MiB>\n");
 		return 2;
 	}
 	mib = strtoull(argv[argc - 1], NULL, 0);
@@ -157,5 +220,5 @@ int main(int argc, char **argv)
 	luo = open("/dev/liveupdate", O_RDWR);
 	if (luo < 0)
 		return die("open /dev/liveupdate");
-	return checking ? check(luo, mib << 20) : fill(luo, mib << 20);
+	return checking ? check(luo, mib << 20) : fill(luo, mib << 20, gaps);
 }

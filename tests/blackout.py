@@ -20,7 +20,9 @@ The successor's init checks the memfd before anything else
 
 Loads: nothing preserved, a memfd of 1 or 8 GiB preserved through LUO
 (guest/luo-fill.c; both kernels), and 1 or 8 GiB of order-0 pages through
-our test-only knob (khot.bench_mib; ours only). All boots use the same
+our test-only knob (khot.bench_mib; ours only), and a 512 MiB memfd with
+a hole after every third page (luo-fill --gaps: about 44 000 runs of one
+to three pages, the scattered case). All boots use the same
 guest (11 GiB, 2 CPUs, TCG). With --kernel-deferred and
 --upstream-deferred, the same kernels built with
 CONFIG_DEFERRED_STRUCT_PAGE_INIT (configs/deferred.fragment) run the
@@ -46,6 +48,7 @@ LOADS = [  # name, command line, kernels
     ("memfd 8 GiB", "khot.luo_mib=8192", ("ours", "7.3", "ours+dsi", "7.3+dsi")),
     ("knob 1 GiB", "khot.bench_mib=1024", ("ours",)),
     ("knob 8 GiB", "khot.bench_mib=8192", ("ours", "ours+dsi")),
+    ("memfd 512 MiB, holes", "khot.luo_mib=512 khot.luo_gaps=1", ("ours", "7.3")),
 ]
 # kernel -> (argument with its bzImage, image in the initrd's /boot it kexecs)
 KERNELS = {"ours": ("kernel", "bzImage"), "7.3": ("upstream", "v73"),
@@ -166,7 +169,7 @@ def plot(args, rows):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True, help="our bzImage")
-    ap.add_argument("--upstream", required=True, help="stock 7.3 bzImage")
+    ap.add_argument("--upstream", help="stock 7.3 bzImage")
     ap.add_argument("--kernel-deferred", help="our bzImage with deferred struct page init")
     ap.add_argument("--upstream-deferred", help="7.3's bzImage with deferred struct page init")
     ap.add_argument("--initrd", required=True,

@@ -913,9 +913,10 @@ import corrupt_partial  # noqa: E402
 import kunit_tool  # noqa: E402
 import distro  # noqa: E402
 import arm64  # noqa: E402
+import memfd_runs  # noqa: E402
 ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
         + hugetlb_cma.SCENARIOS + early_users.SCENARIOS + corrupt_partial.SCENARIOS
-        + kunit_tool.SCENARIOS + distro.SCENARIOS + arm64.SCENARIOS)
+        + kunit_tool.SCENARIOS + distro.SCENARIOS + arm64.SCENARIOS + memfd_runs.SCENARIOS)
 
 # Scenarios repeated on the sanitizer kernel (KASAN, UBSAN, lockdep): every
 # one that boots our kernel first (the base-* ones boot the bare base), but
