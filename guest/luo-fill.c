@@ -102,6 +102,24 @@ out:
 	close(fd);
 }
 
+/* A new memfd of @bytes, mapped shared; NULL (after saying why) on error. */
+static char *map_memfd(const char *name, uint64_t bytes, int *fd)
+{
+	char *m;
+
+	*fd = memfd_create(name, 0);
+	if (*fd < 0 || ftruncate(*fd, bytes)) {
+		die(name);
+		return NULL;
+	}
+	m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (m == MAP_FAILED) {
+		die("mmap");
+		return NULL;
+	}
+	return m;
+}
+
 static int fill(int luo, uint64_t bytes, int gaps)
 {
 	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
@@ -110,21 +128,12 @@ static int fill(int luo, uint64_t bytes, int gaps)
 	char *m, *sp = NULL, frames[128];
 	int mfd, sfd;
 
-	mfd = memfd_create("khot-bench", 0);
-	if (mfd < 0 || ftruncate(mfd, bytes))
-		return die("memfd");
-	m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-	if (m == MAP_FAILED)
-		return die("mmap");
-	if (gaps) {
-		/* Not preserved: its pages are the holes between the runs. */
-		sfd = memfd_create("khot-spacer", 0);
-		if (sfd < 0 || ftruncate(sfd, spaced))
-			return die("spacer memfd");
-		sp = mmap(NULL, spaced, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
-		if (sp == MAP_FAILED)
-			return die("spacer mmap");
-	}
+	m = map_memfd("khot-bench", bytes, &mfd);
+	if (!m)
+		return 1;
+	/* Not preserved: the spacer's pages are the holes between the runs. */
+	if (gaps && !(sp = map_memfd("khot-spacer", spaced, &sfd)))
+		return 1;
 	for (p = 0; p < pages; p++) {
 		*(uint64_t *)(m + p * PAGE) = stamp(p);
 		if (sp && p % 3 == 0)
