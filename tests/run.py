@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,6 +36,16 @@ def load_expectations():
                 name, kind, *why = line.split(None, 2)
                 exp[name] = (kind, why[0] if why else "")
     return exp
+
+
+def run_one(ctx, name, fn):
+    """Run one scenario: (checks, None), or (None, why) when it skipped."""
+    try:
+        return fn(ctx), None
+    except scenarios.Skip as e:
+        return None, str(e)
+    except Exception as e:  # a broken scenario is a failed check, not a crash
+        return [("%s: scenario raised" % name, False, repr(e))], None
 
 
 def main():
@@ -76,6 +87,7 @@ def main():
     not_run = []
     failed = []
     t_all = time.time()
+    selected = []
     for name, fn in scenarios.ALL:
         if args.only and not re.search(args.only, name):
             continue
@@ -85,16 +97,16 @@ def main():
         if args.scope != "full" and name in scenarios.FULL_ONLY:
             not_run.append(name)
             continue
-        t0 = time.time()
-        print("== %s" % name, flush=True)
-        try:
-            checks = fn(ctx)
-        except scenarios.Skip as e:
-            print("SKIP %s: %s" % (name, e), flush=True)
+        selected.append((name, fn))
+
+    def report(name, result, elapsed, header=None):
+        checks, skip = result
+        if header is not None:
+            print("== %s%s" % (name, header), flush=True)
+        if skip is not None:
+            print("SKIP %s: %s" % (name, skip), flush=True)
             counts["SKIP"] += 1
-            continue
-        except Exception as e:  # a broken scenario is a failed check, not a crash
-            checks = [("%s: scenario raised" % name, False, repr(e))]
+            return
         kind = exp.get(name, ("", ""))[0]
         scenario_ok = all(ok for _, ok, _ in checks)
         for cname, ok, detail in checks:
@@ -110,7 +122,41 @@ def main():
             counts["XPASS"] += 1
             failed.append(name + " (XPASS: remove it from tests/expectations)")
             print("XPASS %s: expected to fail (%s) but every check passed" % (name, exp[name][1]))
-        print("   (%s: %.0fs)" % (name, time.time() - t0), flush=True)
+        print("   (%s: %.0fs)" % (name, elapsed), flush=True)
+
+    # The build-only scenarios (scenarios.BACKGROUND) run in a thread of
+    # their own at nice 19, while the VM scenarios run: a TCG guest keeps
+    # about one of two cores busy, the builds take what it leaves. Their
+    # reports come at the end, in their order.
+    fg = [(n, f) for n, f in selected if n not in scenarios.BACKGROUND]
+    bg = [(n, f) for n, f in selected if n in scenarios.BACKGROUND]
+    bg_done = []
+
+    def background():
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        for name, fn in bg:
+            t0 = time.time()
+            bg_done.append((name, run_one(ctx, name, fn), time.time() - t0))
+
+    worker = threading.Thread(target=background, daemon=True)
+    if bg:
+        print("background (nice 19, reported at the end): %s" % " ".join(n for n, _ in bg),
+              flush=True)
+        worker.start()
+    for name, fn in fg:
+        t0 = time.time()
+        print("== %s" % name, flush=True)
+        report(name, run_one(ctx, name, fn), time.time() - t0)
+    if bg:
+        t_wait = time.time()
+        worker.join()
+        print("(background scenarios: waited %.0fs after the last VM scenario)"
+              % (time.time() - t_wait), flush=True)
+        for name, result, elapsed in bg_done:
+            report(name, result, elapsed, header=" (ran in the background)")
+        for name, _ in bg[len(bg_done):]:
+            report(name, ([("%s: background run finished" % name, False, "it did not")], None),
+                   0, header=" (ran in the background)")
 
     print()
     print("VM and KUnit checks done in %.0fs; %d expected failures (see tests/expectations)"
