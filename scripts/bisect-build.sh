@@ -3,9 +3,15 @@
 # worktree of build/linux with its own output directory. Prints one line
 # per patch: "BISECT ok|FAIL <n> <subject>".
 #
-#   scripts/bisect-build.sh [tree]
+#   scripts/bisect-build.sh [tree] [--fixes]
+#
+# --fixes: only the patches up to the last one with "Cc: stable" (the
+# fixes to the base, which come first and are backported one by one);
+# ./kho test runs that, ./kho test --full every patch. The last patch is
+# the series kernel, which ./kho test builds anyway.
 . "$(dirname "$0")/lib.sh"
 tree=${1:-$BUILD/linux}
+scope=${2:-all}
 wt=$BUILD/linux-bisect
 need_pkgs build-essential flex bison bc libelf-dev libssl-dev ccache
 worktree_at "$tree" "$wt"
@@ -17,6 +23,11 @@ mkdir -p "$wt/.kho-out"
 git -C "$wt" checkout -q --detach kho-base
 "${MK[@]}" tinyconfig >/dev/null 2>&1
 commits=$(git -C "$tree" rev-list --reverse kho-base..HEAD)
+if [ "$scope" = --fixes ]; then
+	lastfix=$(git -C "$tree" log -1 --format=%H -i --grep='^Cc: stable@vger.kernel.org' kho-base..HEAD)
+	[ -n "$lastfix" ] || die "no patch with Cc: stable"
+	commits=$(git -C "$tree" rev-list --reverse "kho-base..$lastfix")
+fi
 last=$(git -C "$tree" rev-parse HEAD)
 for c in $commits; do
 	n=$((n + 1))
