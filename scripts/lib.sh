@@ -20,12 +20,17 @@ need_pkgs() {
 	log "installing: ${missing[*]}"
 	local sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	if [ ! -f "$CACHE/.apt-updated" ] || [ -n "$(find "$CACHE/.apt-updated" -mmin +720 2>/dev/null)" ]; then
-		$sudo apt-get update -qq >&2 || true
-		touch "$CACHE/.apt-updated"
-	fi
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
-		die "apt-get install failed for: ${missing[*]}"
+	# tests/run.py runs build-only scenarios in the background while
+	# others run, and both may install: one apt at a time, the other
+	# waits here instead of failing on apt's lock.
+	(
+		flock 9
+		if [ ! -f "$CACHE/.apt-updated" ] || [ -n "$(find "$CACHE/.apt-updated" -mmin +720 2>/dev/null)" ]; then
+			$sudo apt-get update -qq >&2 || true
+			touch "$CACHE/.apt-updated"
+		fi
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+	) 9>"$CACHE/.apt.lock" || die "apt-get install failed for: ${missing[*]}"
 }
 
 # Versions are pinned in scripts/versions: "<pkg> <version> <suite> <sha256>".
