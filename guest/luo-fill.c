@@ -5,20 +5,29 @@
  * kernel and stock 7.3 have it with the same UAPI, so the boot benchmarks
  * use it to preserve the same memory the same way on either kernel.
  *
- *   luo-fill <MiB>          fill a memfd (one stamp per page), preserve it
- *                           in session "khot-bench" and keep the session
- *                           open in a background child until the kexec
- *   luo-fill --gaps <MiB>   the same, but after every third page of the
- *                           memfd one page of a second, unpreserved memfd is
- *                           touched, so that the preserved frames come in
- *                           short runs with one-frame holes between them
- *   luo-fill --check <MiB>  after the kexec: retrieve the memfd and verify
- *                           every page's stamp
+ *   luo-fill [--seed S] <MiB>          fill a memfd, preserve it in session
+ *                                      "khot-bench" and keep the session open
+ *                                      in a background child until the kexec
+ *   luo-fill --gaps [--seed S] <MiB>   the same, but after every third page
+ *                                      of the memfd one page of a second,
+ *                                      unpreserved memfd is touched, so that
+ *                                      the preserved frames come in short
+ *                                      runs with one-frame holes between them
+ *   luo-fill --check [--seed S] <MiB>  after the kexec: retrieve the memfd
+ *                                      and verify all of it
+ *
+ * The data: every byte of the file depends on its offset and on the seed
+ * (guest/init passes the generation that filled it), so a page restored at
+ * the wrong offset, a single changed byte anywhere, or a stale copy of an
+ * earlier generation's file is caught. The 64-bit word k of page p holds
+ * stamp(p, seed) + k. The last page of every MiB is a hole: never written
+ * (preserving may allocate it; it must read back as zeros). The check
+ * compares every word of every page, holes included, and the file's size.
  *
  * Prints one line ("luo-fill: ...") and exits 0 on success. Filling also
  * reads the memfd's frames from /proc/self/pagemap and prints how they lie:
  * runs of consecutive frames, steps of a power of two frames (2, 4, ...)
- * between neighbours, and other steps. --check also
+ * between neighbours, and other steps (holes are skipped). --check also
  * writes "luo-fill: check start", "luo-fill: retrieved" and "luo-fill:
  * verified" to /dev/console as it goes, so that the console shows when the
  * memfd came back and when its data was verified (the blackout benchmark
@@ -33,12 +42,17 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/liveupdate.h>
 
 #define SESSION "khot-bench"
 #define TOKEN 0x6b686f74ULL
 #define PAGE 4096UL
+#define WORDS (PAGE / 8)
+/* one hole per MiB: the last page of each */
+#define HOLE_EVERY 256
 
 static int die(const char *what)
 {
@@ -56,20 +70,67 @@ static void mark(const char *what)
 	}
 }
 
-static uint64_t stamp(uint64_t page)
+static double now(void)
 {
-	return page * 0x9e3779b97f4a7c15ULL ^ TOKEN;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int hole(uint64_t page)
+{
+	return page % HOLE_EVERY == HOLE_EVERY - 1;
+}
+
+/* Word 0 of page @page in generation @seed's file (a 64-bit mix). */
+static uint64_t stamp(uint64_t page, uint64_t seed)
+{
+	uint64_t x = (page + 1) * 0x9e3779b97f4a7c15ULL ^ (seed + 1) * 0xc2b2ae3d27d4eb4fULL;
+
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	return x ^ x >> 29 ^ TOKEN;
+}
+
+static void fill_page(uint64_t *w, uint64_t s)
+{
+	unsigned int k;
+
+	for (k = 0; k < WORDS; k++)
+		w[k] = s + k;
+}
+
+/* Index of the first word of @w that is not s + k (s = 0: all zero), or -1. */
+static int bad_word(const uint64_t *w, uint64_t s, int zero)
+{
+	uint64_t acc = 0;
+	unsigned int k;
+
+	if (zero) {
+		for (k = 0; k < WORDS; k++)
+			acc |= w[k];
+	} else {
+		for (k = 0; k < WORDS; k++)
+			acc |= w[k] ^ (s + k);
+	}
+	if (!acc)
+		return -1;
+	for (k = 0; k < WORDS; k++)
+		if (w[k] != (zero ? 0 : s + k))
+			return k;
+	return -1;
 }
 
 /*
  * How the frames of the @pages pages mapped at @m lie, read from
  * /proc/self/pagemap (frame numbers need CAP_SYS_ADMIN; the guest runs as
- * root). Prints "frames: R runs, S pow2 steps, O other steps, L below
- * 4 GiB" or says why it cannot.
+ * root). Holes (pages not present) are passed over. Prints "frames: R
+ * runs, S pow2 steps, O other steps, L below 4 GiB" or says why it cannot.
  */
 static void layout(const char *m, uint64_t pages, char *out, size_t len)
 {
-	uint64_t ent[4096], prev = 0, p, n, k, runs = 0, pow2 = 0, other = 0, low = 0;
+	uint64_t ent[4096], prev = 0, p, n, k, seen = 0, runs = 0, pow2 = 0, other = 0, low = 0;
 	int fd = open("/proc/self/pagemap", O_RDONLY);
 
 	snprintf(out, len, "frames: unknown");
@@ -82,17 +143,20 @@ static void layout(const char *m, uint64_t pages, char *out, size_t len)
 		for (k = 0; k < n; k++) {
 			uint64_t pfn = ent[k] & ((1ULL << 55) - 1), d;
 
+			if (hole(p + k))
+				continue;
 			if (!(ent[k] >> 63) || !pfn)
 				goto out;
 			low += pfn < (4ULL << 30) / PAGE;
 			d = pfn - prev;
-			if (p + k == 0 || d != 1)
+			if (!seen || d != 1)
 				runs++;
-			if (p + k && d != 1 && pfn > prev && !(d & (d - 1)))
+			if (seen && d != 1 && pfn > prev && !(d & (d - 1)))
 				pow2++;
-			else if (p + k && d != 1)
+			else if (seen && d != 1)
 				other++;
 			prev = pfn;
+			seen++;
 		}
 	}
 	snprintf(out, len, "frames: %llu runs, %llu pow2 steps, %llu other steps, %llu below 4 GiB",
@@ -120,12 +184,13 @@ static char *map_memfd(const char *name, uint64_t bytes, int *fd)
 	return m;
 }
 
-static int fill(int luo, uint64_t bytes, int gaps)
+static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 {
 	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
 	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf) };
-	uint64_t p, pages = bytes / PAGE, spaced = (pages + 2) / 3 * PAGE;
+	uint64_t p, pages = bytes / PAGE, spaced = (pages + 2) / 3 * PAGE, holes = 0;
 	char *m, *sp = NULL, frames[128];
+	double t0 = now(), t1;
 	int mfd, sfd;
 
 	m = map_memfd("khot-bench", bytes, &mfd);
@@ -135,10 +200,14 @@ static int fill(int luo, uint64_t bytes, int gaps)
 	if (gaps && !(sp = map_memfd("khot-spacer", spaced, &sfd)))
 		return 1;
 	for (p = 0; p < pages; p++) {
-		*(uint64_t *)(m + p * PAGE) = stamp(p);
+		if (hole(p))
+			holes++;
+		else
+			fill_page((uint64_t *)(m + p * PAGE), stamp(p, seed));
 		if (sp && p % 3 == 0)
 			*(uint64_t *)(sp + p / 3 * PAGE) = p;
 	}
+	t1 = now() - t0;
 	layout(m, pages, frames, sizeof(frames));
 	munmap(m, bytes);
 
@@ -150,9 +219,9 @@ static int fill(int luo, uint64_t bytes, int gaps)
 	if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf))
 		return die("preserve memfd");
 	close(luo);
-	printf("luo-fill: preserved %llu MiB in %llu pages; %s\n",
+	printf("luo-fill: preserved %llu MiB in %llu pages (%llu holes, seed %llu); %s; filled in %.2f s\n",
 	       (unsigned long long)(bytes >> 20), (unsigned long long)pages,
-	       frames);
+	       (unsigned long long)holes, (unsigned long long)seed, frames, t1);
 	fflush(stdout);
 
 	/* The session lives as long as its file: keep it in a child. */
@@ -170,12 +239,15 @@ static int fill(int luo, uint64_t bytes, int gaps)
 	return 0;
 }
 
-static int check(int luo, uint64_t bytes)
+static int check(int luo, uint64_t bytes, uint64_t seed)
 {
 	struct liveupdate_ioctl_retrieve_session rs = { .size = sizeof(rs) };
 	struct liveupdate_session_retrieve_fd rf = { .size = sizeof(rf) };
 	struct liveupdate_session_finish fin = { .size = sizeof(fin) };
-	uint64_t p, pages = bytes / PAGE, bad = 0;
+	uint64_t p, pages = bytes / PAGE, bad = 0, holes = 0, first = 0;
+	struct stat st;
+	int k, first_k = -1;
+	double t0;
 	char *m;
 
 	mark("check start");
@@ -186,42 +258,71 @@ static int check(int luo, uint64_t bytes)
 	if (ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf))
 		return die("retrieve memfd");
 	mark("retrieved");
-	if (lseek(rf.fd, 0, SEEK_END) != (off_t)bytes) {
-		errno = EINVAL;
-		return die("memfd size");
+	if (fstat(rf.fd, &st))
+		return die("fstat");
+	if ((uint64_t)st.st_size != bytes) {
+		printf("luo-fill: FAIL memfd size %llu, preserved %llu\n",
+		       (unsigned long long)st.st_size, (unsigned long long)bytes);
+		return 1;
 	}
 	m = mmap(NULL, bytes, PROT_READ, MAP_SHARED, rf.fd, 0);
 	if (m == MAP_FAILED)
 		return die("mmap");
-	for (p = 0; p < pages; p++)
-		bad += *(uint64_t *)(m + p * PAGE) != stamp(p);
+	t0 = now();
+	for (p = 0; p < pages; p++) {
+		holes += hole(p);
+		k = bad_word((const uint64_t *)(m + p * PAGE), stamp(p, seed), hole(p));
+		if (k >= 0 && !bad++) {
+			first = p;
+			first_k = k;
+		}
+	}
+	if (bad) {
+		uint64_t got = ((const uint64_t *)(m + first * PAGE))[first_k];
+		uint64_t want = hole(first) ? 0 : stamp(first, seed) + first_k;
+
+		printf("luo-fill: FAIL %llu of %llu pages differ; first at offset %#llx: %#llx, want %#llx%s\n",
+		       (unsigned long long)bad, (unsigned long long)pages,
+		       (unsigned long long)(first * PAGE + first_k * 8),
+		       (unsigned long long)got, (unsigned long long)want,
+		       hole(first) ? " (a hole)" : "");
+		return 1;
+	}
 	munmap(m, bytes);
 	close(rf.fd);
 	if (ioctl(rs.fd, LIVEUPDATE_SESSION_FINISH, &fin))
 		return die("finish session");
-	if (bad) {
-		printf("luo-fill: FAIL %llu of %llu pages changed\n",
-		       (unsigned long long)bad, (unsigned long long)pages);
-		return 1;
-	}
 	mark("verified");
-	printf("luo-fill: verified %llu MiB in %llu pages\n",
-	       (unsigned long long)(bytes >> 20), (unsigned long long)pages);
+	printf("luo-fill: verified %llu MiB in %llu pages, every byte (%llu holes read zero, seed %llu) in %.2f s\n",
+	       (unsigned long long)(bytes >> 20), (unsigned long long)pages,
+	       (unsigned long long)holes, (unsigned long long)seed, now() - t0);
 	return 0;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] <MiB>\n");
+	return 2;
 }
 
 int main(int argc, char **argv)
 {
-	int checking = argc == 3 && !strcmp(argv[1], "--check");
-	int gaps = argc == 3 && !strcmp(argv[1], "--gaps");
-	uint64_t mib;
-	int luo;
+	int checking = 0, gaps = 0, i = 1, luo;
+	uint64_t mib, seed = 1;
 
-	if (argc != 2 && !checking && !gaps) {
-		fprintf(stderr, "usage: luo-fill [--check | --gaps] <MiB>\n");
-		return 2;
+	for (; i < argc - 1; i++) {
+		if (!strcmp(argv[i], "--check"))
+			checking = 1;
+		else if (!strcmp(argv[i], "--gaps"))
+			gaps = 1;
+		else if (!strcmp(argv[i], "--seed") && i + 2 < argc)
+			seed = strtoull(argv[++i], NULL, 0);
+		else
+			return usage();
 	}
-	mib = strtoull(argv[argc - 1], NULL, 0);
+	if (i != argc - 1 || (checking && gaps))
+		return usage();
+	mib = strtoull(argv[i], NULL, 0);
 	if (!mib || mib > (1ULL << 20)) {
 		fprintf(stderr, "luo-fill: bad size\n");
 		return 2;
@@ -229,5 +330,5 @@ int main(int argc, char **argv)
 	luo = open("/dev/liveupdate", O_RDWR);
 	if (luo < 0)
 		return die("open /dev/liveupdate");
-	return checking ? check(luo, mib << 20) : fill(luo, mib << 20, gaps);
+	return checking ? check(luo, mib << 20, seed) : fill(luo, mib << 20, seed, gaps);
 }

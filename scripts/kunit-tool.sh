@@ -28,6 +28,8 @@ if [ "${KHO_ACCEL:-tcg}" != kvm ]; then
 	export PATH=$bin:$PATH
 fi
 cd "$tree"
+# tests/kunit_tool.py reads the .config kunit.py made from here
+echo "kunit-tool: build dir $BUILD/kunit-$arch"
 exec python3 tools/testing/kunit/kunit.py run --arch="$arch" "${cross[@]}" \
 	--kunitconfig=kernel/liveupdate --build_dir="$BUILD/kunit-$arch" \
 	--make_options "CC=ccache $cc" --jobs "$(nproc)" --timeout 900

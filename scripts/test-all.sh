@@ -11,28 +11,7 @@ scope=default
 t0=$(date +%s)
 need_pkgs qemu-system-x86 python3 busybox-static kexec-tools liburcu-dev
 
-log "step 1/5: base tarball"
-"$TOP/scripts/fetch-base.sh" 7.2 >/dev/null
-log "step 2/5: tree with the series applied"
-tree=$("$TOP/scripts/mktree.sh" "$BUILD/linux")
-log "step 3/5: build the series kernel"
-"$TOP/scripts/build-kernel.sh" "$tree" "$TOP/configs/kunit.fragment"
-log "step 4/5: build the bare base kernel (for base-regression scenarios)"
-base=$BUILD/linux-base
-if [ ! -d "$base" ] || [ "$(git -C "$base" rev-parse HEAD 2>/dev/null)" != "$(git -C "$tree" rev-parse kho-base)" ]; then
-	rm -rf "$base"; git -C "$tree" worktree prune
-	git -C "$tree" worktree add -q --detach "$base" kho-base
-fi
-"$TOP/scripts/build-kernel.sh" "$base"
-log "step 4b/5: build stock upstream 7.3 (the yardstick, for interop)"
-up=$("$TOP/scripts/mk73.sh")
-"$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd.cpio.gz" "$tree/.kho-out/arch/x86/boot/bzImage" \
-	base="$base/.kho-out/arch/x86/boot/bzImage" v73="$up"
-"$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-base.cpio.gz" "$base/.kho-out/arch/x86/boot/bzImage"
-log "step 4c/5: upstream's liveupdate selftests, built against the series UAPI"
-"$TOP/scripts/build-selftests.sh" "$tree" "$tree/.kho-out" "$BUILD/selftests"
-"$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-st.cpio.gz" "$tree/.kho-out/arch/x86/boot/bzImage" \
-	/selftests="$BUILD/selftests"
+. "$TOP/scripts/build-kernels.sh"
 log "step 4d/5: build the sanitizer kernel (KASAN, UBSAN, lockdep: configs/debug.fragment)"
 KHO_OUTDIR=.kho-out-debug "$TOP/scripts/build-kernel.sh" "$tree" "$TOP/configs/kunit.fragment" \
 	"$TOP/configs/debug.fragment"
@@ -64,5 +43,16 @@ python3 "$TOP/tests/run.py" --kernel "$tree/.kho-out/arch/x86/boot/bzImage" --in
 	--tree "$tree" --base-tree "$base" --upstream-kernel "$up" \
 	--selftest-initrd "$BUILD/initrd-st.cpio.gz" --debug-kernel "$dbg" --debug-initrd "$BUILD/initrd-debug.cpio.gz" \
 	"${full[@]}" --debug-scope "${KHO_DEBUG:-ci}" --scope "$scope" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
+if [ "$scope" = full ]; then
+	# The mutation run: the scenarios above already ran on the unmutated
+	# series, so no control run here. Its verdict is one more check.
+	log "step 6 (--full): the mutation run (tests/mutants.txt)"
+	mrc=0
+	python3 "$TOP/tests/mutants.py" --tree "$tree" --no-control \
+		--base-kernel "$base/.kho-out/arch/x86/boot/bzImage" --base-initrd "$BUILD/initrd-base.cpio.gz" \
+		--upstream-kernel "$up" --selftests "$BUILD/selftests" --out "$BUILD/mutants" || mrc=$?
+	[ $mrc -eq 0 ] || rc=1
+	echo "mutants: $([ $mrc -eq 0 ] && echo 'every mutant killed' || echo 'FAILED (see the table above)')"
+fi
 log "all tests finished in $(( $(date +%s) - t0 ))s"
 exit $rc

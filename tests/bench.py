@@ -15,6 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import khovm  # noqa: E402
 import plots  # noqa: E402
+from scenarios import luo_verified  # noqa: E402
 
 CASES = [  # MiB preserved as order-0 pages, guest memory
     (1, "2G"), (64, "2G"), (256, "2G"), (1024, "3G"), (4096, "6G"), (8192, "11G"),
@@ -105,6 +106,17 @@ def ext_cases(args, rows):
             print("bench %d MiB: no result (see %s.log)" % (mib, "bench-ext-%d" % mib))
             continue
         f = dict(re.findall(r"(\w+)=(\d+)", line[0]))
+        # A measurement is only one where both timings ran and agreed:
+        # scan_ns=0 (a clock that stood still) or a missing field is no
+        # result, and same=0 means the two methods found different busy
+        # ranges, so neither number stands.
+        missing = [k for k in ("keys", "tree_pages", "bitmaps", "scan_ns", "per_key_ns", "same")
+                   if k not in f]
+        if missing or int(f["scan_ns"]) == 0 or int(f["per_key_ns"]) == 0 or int(f["same"]) != 1:
+            print("bench %d MiB: no valid result (%s; see %s.log)"
+                  % (mib, "missing " + " ".join(missing) if missing else line[0].split("ext-bench: ")[-1],
+                     "bench-ext-%d" % mib))
+            continue
         m = re.search(r"extended by (\d+) MiB in (\d+) (?:ranges|stretches).*?(\d+) KiB granules",
                       ext[0]) if ext else None
         memtotal = (g2.meminfo("MemTotal") or 0) // 1024
@@ -163,7 +175,8 @@ def boot_cases(args, rows, trackers):
                 rows.append(dict(kernel=who, boot=name, gen=g.index, guest=mem, init_s=t))
                 got.append("%.3f" % t)
         g2 = r.gens[1] if len(r.gens) > 1 else None
-        verified = g2 is not None and "verified" in (g2.fact("luo_check") or "")
+        mib = re.search(r"khot\.luo_mib=(\d+)", append)
+        verified = bool(mib) and luo_verified(g2, int(mib.group(1)))
         if "luo" in name:
             print("   %s %s: %s / %s" % (who, name, r.gens[0].fact("luo_fill") if r.gens else "-",
                                         g2.fact("luo_check") if g2 else "no gen 2"))

@@ -39,6 +39,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import khovm  # noqa: E402
 import plots  # noqa: E402
+from scenarios import luo_verified  # noqa: E402
 
 MEM = "11G"
 BASE = "kho=on liveupdate=on kunit.enable=0 khot.nodump=1 khot.luo_first=1"
@@ -104,8 +105,11 @@ def boot(args, who, load, cmd, rnd):
                          timeout=1200, mem=MEM, stamps=True)
     s = spans(r.stamps)
     g2 = r.gens[1] if len(r.gens) > 1 else None
-    verified = "luo" not in cmd or bool(g2 and "verified" in (g2.fact("luo_check") or ""))
-    row = dict(kernel=who, load=load, round=rnd, verified=int(verified),
+    # "n/a" where nothing is preserved; otherwise the check's own line, in
+    # full (a missing line is NOT verified)
+    mib = re.search(r"khot\.luo_mib=(\d+)", cmd)
+    verified = luo_verified(g2, int(mib.group(1))) if mib else "n/a"
+    row = dict(kernel=who, load=load, round=rnd, verified=verified if mib is None else int(verified),
                reserved=reserved_line(r) if who.startswith("ours") else "")
     for k in SPANS:
         row[k] = round(s[k], 3) if s.get(k) is not None else ""

@@ -13,7 +13,7 @@ With kho_on_error=panic the same damage stops generation 2 once its
 console is up, with the same words; a clean handover with that option
 boots as usual.
 """
-from scenarios import Skip, check, gen_checks, kho_checks
+from scenarios import Skip, check, gen_checks, kho_checks, luo_filled, luo_verified
 
 LOST = r"KHO: handover from the previous kernel: left out"
 
@@ -55,7 +55,7 @@ def partial(ctx, cls, diag, numa, blob, extra=""):
         return c
     g1 = reached[0]
     check(c, "%s: gen 1 preserved a memfd and damaged its handover" % name,
-          "preserved" in (g1.fact("luo_fill") or "") and g1.fact("corrupted") == cls,
+          luo_filled(g1, 64) and g1.fact("corrupted") == cls,
           "luo_fill %s; corrupt_failed %s" % (g1.fact("luo_fill"), g1.fact("corrupt_failed")))
     if len(reached) < 2:
         return c
@@ -65,8 +65,8 @@ def partial(ctx, cls, diag, numa, blob, extra=""):
           len(lost) == 1 and g2.grep(diag), "; ".join(lost) or "no message")
     check(c, "%s: gen 2 keeps the rest of the handover" % name,
           not g2.grep(r"KHO: (dropping the handover|disabling KHO revival)"), "")
-    check(c, "%s: gen 2 has the memfd back byte for byte" % name,
-          "verified 64 MiB" in (g2.fact("luo_check") or ""), g2.fact("luo_check") or "no luo_check")
+    check(c, "%s: gen 2 has the memfd back, every byte, holes and size" % name,
+          luo_verified(g2, 64), g2.fact("luo_check") or "no luo_check")
     restored = g2.grep(r"test_kho: KHO restore succeeded")
     if blob:
         check(c, "%s: gen 2 test_kho finds no blob (it was left out)" % name, not restored,
@@ -85,6 +85,9 @@ def partial(ctx, cls, diag, numa, blob, extra=""):
               g3.fact("kho_in") == "yes" and not g3.grep(LOST) and
               not g3.grep(r"test_kho: (KHO restore failed|failed to retrieve)"),
               "; ".join(g3.grep(LOST + r"|test_kho")))
+        # gen 2 filled a new memfd after checking the old one
+        check(c, "%s: gen 3 has gen 2's memfd back, every byte" % name,
+              luo_verified(g3, 64), g3.fact("luo_check") or "no luo_check")
     return c
 
 
@@ -144,7 +147,7 @@ def stop(ctx):
     ok = boot(ctx, name + "-clean", "kho_on_error=panic", 2)
     r = ok.reached()
     check(c, "%s: a clean handover with kho_on_error=panic boots, memfd intact" % name,
-          len(r) == 2 and "verified 64 MiB" in (r[1].fact("luo_check") or "") and
+          len(r) == 2 and luo_verified(r[1], 64) and
           not r[1].grep(r"Kernel panic"), "%d generations" % len(r))
     return c
 

@@ -23,6 +23,10 @@ class Gen:
         self.facts = {}
         self.files = {}
         self.filestate = {}
+        # the generation numbers its KHOT lines gave (guest/init's
+        # khot.gen=): a successor booted with the wrong number, or a log
+        # whose generations are out of step, shows up here
+        self.khot_gens = set()
 
     def fact(self, key, default=None):
         v = self.facts.get(key)
@@ -81,6 +85,7 @@ def parse(log):
             if cur is None:
                 cur = Gen(len(gens) + 1)
                 gens.append(cur)
+            cur.khot_gens.add(int(m.group(1)))
             key, val = m.group(2), m.group(3) or ""
             if key == "file":
                 name, _, rest = val.partition(" ")
@@ -109,9 +114,11 @@ def parse(log):
 EFI_AARCH64 = "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd"
 
 
-def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None, arch="x86_64", fw=None):
+def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None, arch="x86_64", fw=None,
+             monitor=None):
     accel = accel or os.environ.get("KHO_ACCEL", "tcg")
-    common = ["-smp", str(smp), "-m", mem, "-nographic", "-no-reboot", "-monitor", "none",
+    mon = "unix:%s,server,nowait" % monitor if monitor else "none"
+    common = ["-smp", str(smp), "-m", mem, "-nographic", "-no-reboot", "-monitor", mon,
               "-serial", "stdio", "-display", "none", "-nodefaults",
               "-kernel", kernel, "-initrd", initrd]
     opts = "panic=-1 oops=panic loglevel=7 " + append
@@ -142,12 +149,41 @@ def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None, arc
     return cmd
 
 
-def run_vm(kernel, initrd, append, logpath, timeout=300, stamps=False, **kw):
+def monitor_cmd(path, line, wait=2.0):
+    """Send one command to QEMU's human monitor on the unix socket path."""
+    import socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as so:
+        so.settimeout(5)
+        so.connect(path)
+        time.sleep(0.3)
+        so.sendall(line.encode() + b"\n")
+        time.sleep(wait)
+
+
+def printk_text(blob):
+    """The message texts in a dump of the printk buffer: runs of printable
+    characters, one per record (the binary record headers separate them)."""
+    out = []
+    for m in re.finditer(rb"[\x20-\x7e]{6,}", blob):
+        out.append(m.group(0).decode())
+    return out
+
+
+def run_vm(kernel, initrd, append, logpath, timeout=300, stamps=False, logbuf=None, **kw):
     """Boot QEMU and wait for it to end. stamps=True: read the console as
     it comes and keep the host's monotonic clock for each line (seconds
     since QEMU started), in Run.stamps as (seconds, line) and in
-    logpath + ".t"; the log itself stays the same."""
-    cmd = qemu_cmd(kernel, initrd, append, **kw)
+    logpath + ".t"; the log itself stays the same.
+
+    logbuf: the virtual address of __log_buf in a kernel of the chain that
+    may hang before its console is up (booted with nokaslr, so the address
+    is the one in its System.map). At a timeout its printk buffer is read
+    from guest memory through QEMU's monitor and appended to the log,
+    after a line saying so, before QEMU is stopped."""
+    mon = logpath + ".mon" if logbuf else None
+    if mon and os.path.exists(mon):
+        os.unlink(mon)
+    cmd = qemu_cmd(kernel, initrd, append, monitor=mon, **kw)
     t0 = time.time()
     timed_out = False
     got = []
@@ -173,9 +209,24 @@ def run_vm(kernel, initrd, append, logpath, timeout=300, stamps=False, **kw):
         try:
             rc = p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            dump = None
+            if mon:
+                dump = logpath + ".logbuf"
+                try:
+                    monitor_cmd(mon, 'memsave %#x %d "%s"' % (logbuf, 1 << 20, dump))
+                except OSError as e:
+                    dump = None
+                    out.write("\n# could not read the printk buffer: %s\n" % e)
             p.kill()
             p.wait()
             rc, timed_out = -9, True
+            if dump and os.path.exists(dump):
+                out.write("\n# KHOVM printk buffer of the hung kernel, read from guest memory:\n")
+                for line in printk_text(open(dump, "rb").read()):
+                    out.write(line + "\n")
+        finally:
+            if mon and os.path.exists(mon):
+                os.unlink(mon)
         if stamps:
             reader.join(timeout=10)
     with open(logpath, errors="replace") as f:

@@ -29,7 +29,8 @@ def kunit_tool(ctx, arch):
     rel = os.path.relpath(log)
     check(c, "%s: kunit.py run exits 0" % name, p.returncode == 0,
           "exit %d, see %s" % (p.returncode, rel))
-    cfg = os.path.join(TOP, "build", "kunit-" + arch, ".config")
+    bd = re.search(r"^kunit-tool: build dir (.*)$", out, re.M)
+    cfg = os.path.join(bd.group(1) if bd else "(kunit-tool.sh named no build dir)", ".config")
     conf = open(cfg).read() if os.path.exists(cfg) else ""
     check(c, "%s: kunit.py built an %s kernel with KHO and the suites" % (name, arch),
           all(o in conf.split("\n") for o in (ARCH_OPT[arch], "CONFIG_KEXEC_HANDOVER=y",

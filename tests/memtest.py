@@ -11,19 +11,39 @@ much less, and test_kho's preserved data comes back intact.
 """
 import re
 
-from scenarios import check, gen_checks, kho_checks, test_kho_checks
+from ext_coverage import scratch_of
+from scenarios import check, gen_checks, kho_checks, ranges_of, test_kho_checks
 
 RANGE = re.compile(r"^\s*\[[^]]*\]\s+(0x[0-9a-f]+) - (0x[0-9a-f]+) pattern ")
 
 
-def tested_bytes(g):
-    """Bytes early_memtest() wrote its pattern to in generation g."""
-    total = 0
+def tested_ranges(g):
+    """(start, end) of every range early_memtest() wrote its pattern to in
+    generation g."""
+    out = []
     for line in g.dmesg:
         m = RANGE.match(line)
         if m:
-            total += int(m.group(2), 16) - int(m.group(1), 16)
-    return total
+            out.append((int(m.group(1), 16), int(m.group(2), 16)))
+    return out
+
+
+def tested_bytes(g):
+    """Bytes early_memtest() wrote its pattern to in generation g."""
+    return sum(e - s for s, e in tested_ranges(g))
+
+
+def outside(ranges, allowed):
+    """The parts of ranges ((start, end) list) outside allowed ((start,
+    size) list)."""
+    left = []
+    for s, e in ranges:
+        pieces = [(s, e)]
+        for a, n in allowed:
+            pieces = [q for p0, p1 in pieces
+                      for q in ((p0, min(p1, a)), (max(p0, a + n), p1)) if q[0] < q[1]]
+        left += pieces
+    return left
 
 
 def memtest(ctx):
@@ -41,6 +61,13 @@ def memtest(ctx):
           "%d MiB tested" % (t1 >> 20))
     check(c, "%s: gen 2 (KHO boot) ran the memory test" % name, t2 > 0,
           "; ".join(g2.grep(r"early_memtest")) or "no early_memtest line")
-    check(c, "%s: gen 2 tested only scratch, far less than gen 1" % name,
+    check(c, "%s: gen 2 tested far less than gen 1" % name,
           0 < t2 < t1 // 2, "gen 1 %d MiB, gen 2 %d MiB" % (t1 >> 20, t2 >> 20))
+    # Every range gen 2 tested lies in scratch: the areas handed over (gen
+    # 2 hands the same ones on) or the stretches it extended scratch by.
+    scratch = scratch_of(g2) + ranges_of(g2.files.get("kho_scratch_ext", []))
+    out = outside(tested_ranges(g2), scratch)
+    check(c, "%s: gen 2 tested only scratch memory" % name, scratch and not out,
+          "%d pieces outside scratch, first %s" % (len(out), [hex(x) for x in out[0]])
+          if out else "no scratch list")
     return c

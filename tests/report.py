@@ -2,10 +2,12 @@
 """Boot a KHO chain and print a readable report of what each generation saw."""
 import argparse
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import khovm  # noqa: E402
+from scenarios import REPORTS  # noqa: E402
 
 
 def human(n):
@@ -21,6 +23,55 @@ def scratch(g):
     return list(zip(addrs, lens))
 
 
+def memory_ranges(g):
+    """(start, end) of every memblock.memory region of g (debugfs
+    memblock/memory: "N: 0xSTART..0xLAST nid flags", LAST inclusive)."""
+    out = []
+    for l in g.files.get("memblock_memory", []):
+        m = re.search(r"(0x[0-9a-f]+)\.\.(0x[0-9a-f]+)", l)
+        if m:
+            out.append((int(m.group(1), 16), int(m.group(2), 16) + 1))
+    return out
+
+
+def memory_in(spans, mem):
+    """Bytes of memory (mem: (start, end) list) inside the (start, size)
+    spans: a span of the extension can cover holes, which are no memory."""
+    total = 0
+    for a, n in spans:
+        for s, e in mem:
+            lo, hi = max(a, s), min(a + n, e)
+            if lo < hi:
+                total += hi - lo
+    return total
+
+
+def extension_report(g):
+    """(text, ok): the memory the extension marked, from debugfs, against
+    the kernel's own line "scratch extended by N MiB in K stretches"."""
+    spans = [tuple(int(x, 16) for x in l.split()[:2]) for l in g.files.get("kho_scratch_ext", [])]
+    line = g.grep(r"KHO: scratch extended by (\d+) MiB in (\d+) stretches")
+    m = re.search(r"scratch extended by (\d+) MiB in (\d+) stretches", line[0]) if line else None
+    if not spans and not m:
+        return None, True
+    mem = memory_ranges(g)
+    got = memory_in(spans, mem)
+    text = ("scratch extended in this boot: %s of memory in %d stretches (spanning %s)"
+            % (human(got), len(spans), human(sum(n for _, n in spans))))
+    if not m:
+        return text + "\n    MISMATCH: the kernel printed no extension line", False
+    if not mem:
+        return text + "\n    MISMATCH: no memblock/memory list to count memory with", False
+    ok = got >> 20 == int(m.group(1)) and len(spans) == int(m.group(2))
+    return (text + "\n    kernel: scratch extended by %s MiB in %s stretches: %s"
+            % (m.group(1), m.group(2), "agrees" if ok else "MISMATCH with debugfs")), ok
+
+
+LUO_FILL = re.compile(r"luo-fill: preserved (\d+) MiB in (\d+) pages \((\d+) holes, seed (\d+)\)")
+LUO_CHECK = re.compile(r"luo-fill: verified (\d+) MiB in (\d+) pages, every byte "
+                       r"\((\d+) holes read zero, seed (\d+)\)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True)
@@ -29,11 +80,14 @@ def main():
     ap.add_argument("--mem", default="6G")
     ap.add_argument("--gens", type=int, default=2)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--luo-mib", type=int, default=0,
+                    help="MiB of memfd data carried through LUO (khot.luo_mib)")
     a = ap.parse_args()
-    run = khovm.run_vm(a.kernel, a.initrd, "%s khot.gens=%d" % (a.append, a.gens), a.log,
+    append = a.append + (" liveupdate=on khot.luo_mib=%d" % a.luo_mib if a.luo_mib else "")
+    run = khovm.run_vm(a.kernel, a.initrd, "%s khot.gens=%d" % (append, a.gens), a.log,
                        timeout=120 + 90 * a.gens, mem=a.mem)
     print()
-    print("KHO live-update demo: %s guest, command line: %s" % (a.mem, a.append))
+    print("KHO live-update demo: %s guest, command line: %s" % (a.mem, append))
     print("=" * 78)
     ok = True
     for g in run.gens:
@@ -45,6 +99,7 @@ def main():
                 print("    " + l)
             continue
         kho_on = g.fact("kho_debugfs") == "yes"
+        ok &= kho_on and (g.index == 1 or g.fact("kho_in") == "yes")
         print("  KHO enabled: %s; handover received: %s" % (
             "yes" if kho_on else "NO", "yes" if g.fact("kho_in") == "yes" else "no (first boot)"))
         for l in g.grep(r"Failed to reserve.*scratch|disabling KHO|KHO.*disabled"):
@@ -54,11 +109,22 @@ def main():
             print("  scratch: %d areas, %s total: %s" % (
                 len(sc), human(sum(l for _, l in sc)),
                 ", ".join("%s@%#x" % (human(l), a) for a, l in sc if l)))
-        ext = [l.split() for l in g.files.get("kho_scratch_ext", [])]
-        if ext:
-            total = sum(int(x[1], 16) for x in ext)
-            print("  scratch extended in this boot: %s in %d ranges (memory without preserved"
-                  " pages)" % (human(total), len(ext)))
+        text, ext_ok = extension_report(g)
+        if text:
+            print("  " + text)
+        ok &= ext_ok
+        fill, chk = g.fact("luo_fill"), g.fact("luo_check")
+        if a.luo_mib and g.index > 1:
+            m = LUO_CHECK.search(chk or "")
+            good = bool(m) and int(m.group(1)) == a.luo_mib and int(m.group(4)) == g.index - 1
+            print("  LUO memfd from generation %d: %s" % (
+                g.index - 1, chk.replace("luo-fill: ", "").strip() if chk else "NOT CHECKED"))
+            ok &= good
+        if a.luo_mib and g.index < a.gens:
+            m = LUO_FILL.search(fill or "")
+            print("  LUO memfd for generation %d: %s" % (
+                g.index + 1, fill.replace("luo-fill: ", "").strip() if fill else "NOT PRESERVED"))
+            ok &= bool(m) and int(m.group(1)) == a.luo_mib
         outs = [v.split()[1:] for v in g.facts_of("subfdt") if v.startswith("out ")]
         ins = [v.split()[1:] for v in g.facts_of("subfdt") if v.startswith("in ")]
         if ins:
@@ -78,6 +144,11 @@ def main():
     print("generations that reached init: %d of %d%s" % (
         len(run.reached()), a.gens, " (QEMU timed out)" if run.timed_out else ""))
     ok &= len(run.reached()) == a.gens
+    bad = [l for g in run.gens for l in g.grep(REPORTS)]
+    if bad:
+        print("kernel reports: %s" % bad[0])
+    ok &= not bad
+    print("demo: %s" % ("every check above held" if ok else "FAILED (see above)"))
     return 0 if ok else 1
 
 

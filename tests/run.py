@@ -6,10 +6,18 @@ console (dmesg and the facts guest/init reports). Prints one line per check
 and ends with "N passed, N failed" (", N skipped" when some were skipped).
 Exit status is non-zero when any check failed.
 
-Expected failures: tests/expectations lists "<scenario> xfail <why>" for
-scenarios the current series does not fix yet. Their checks are reported as
-XFAIL and are not counted as passed; one that unexpectedly passes is a
-failure (XPASS), so the expectation must be updated.
+Each check ends in one of five states:
+  PASS   it held;
+  FAIL   it did not;
+  SKIP   it (or its whole scenario) could not run here; tests/expectations
+         must list it ("<name> skip <why>"), or the run fails: a check
+         that did not run proves nothing and is never counted as passed;
+  XFAIL  it failed, as tests/expectations says it does for now
+         ("<scenario> xfail <why>");
+  XPASS  a scenario listed as xfail passed every check: a failure, so that
+         the expectation is updated.
+The summary counts each state; the exit status is non-zero on any FAIL,
+XPASS or unlisted SKIP.
 """
 import argparse
 import os
@@ -38,14 +46,31 @@ def load_expectations():
     return exp
 
 
+def expected_skip(exp, scenario, cname):
+    """The reason tests/expectations gives for skipping cname (a check of
+    scenario), or None."""
+    for key in (cname, scenario):
+        kind, why = exp.get(key, ("", ""))
+        if kind == "skip":
+            return why or "listed"
+    return None
+
+
 def run_one(ctx, name, fn):
     """Run one scenario: (checks, None), or (None, why) when it skipped."""
+    scenarios.boots_begin()
     try:
-        return fn(ctx), None
+        checks, skip = fn(ctx), None
     except scenarios.Skip as e:
-        return None, str(e)
+        checks, skip = None, str(e)
     except Exception as e:  # a broken scenario is a failed check, not a crash
-        return [("%s: scenario raised" % name, False, repr(e))], None
+        checks, skip = [("%s: scenario raised" % name, False, repr(e))], None
+    boots = scenarios.boots_end()
+    if boots:
+        # a scenario that booted and then skipped still has its boots scanned
+        checks = (checks or [(name, None, skip)]) + [scenarios.report_check(name, boots)]
+        skip = None
+    return checks, skip
 
 
 def main():
@@ -83,7 +108,7 @@ def main():
 
     exp = load_expectations()
     ctx = scenarios.Ctx(args)
-    counts = {"PASS": 0, "FAIL": 0, "XFAIL": 0, "XPASS": 0, "SKIP": 0}
+    counts = {"PASS": 0, "FAIL": 0, "SKIP": 0, "XFAIL": 0, "XPASS": 0}
     not_run = []
     failed = []
     t_all = time.time()
@@ -104,13 +129,19 @@ def main():
         if header is not None:
             print("== %s%s" % (name, header), flush=True)
         if skip is not None:
-            print("SKIP %s: %s" % (name, skip), flush=True)
-            counts["SKIP"] += 1
-            return
+            checks = [(name, None, skip)]
         kind = exp.get(name, ("", ""))[0]
-        scenario_ok = all(ok for _, ok, _ in checks)
+        ran = [ok for _, ok, _ in checks if ok is not None]
         for cname, ok, detail in checks:
-            if kind == "xfail":
+            if ok is None:
+                st = "SKIP"
+                why = expected_skip(exp, name, cname)
+                if why is None:
+                    failed.append(cname + " (SKIP not listed in tests/expectations)")
+                    detail += " [not an expected skip: a failure]"
+                else:
+                    detail += " [expected: %s]" % why
+            elif kind == "xfail":
                 st = "XFAIL" if not ok else "PASS"
             else:
                 st = "PASS" if ok else "FAIL"
@@ -118,7 +149,7 @@ def main():
             if st == "FAIL":
                 failed.append(cname)
             print("%-5s %s%s" % (st, cname, (": " + detail) if detail and st != "PASS" else ""), flush=True)
-        if kind == "xfail" and scenario_ok:
+        if kind == "xfail" and ran and all(ran):
             counts["XPASS"] += 1
             failed.append(name + " (XPASS: remove it from tests/expectations)")
             print("XPASS %s: expected to fail (%s) but every check passed" % (name, exp[name][1]))
@@ -165,10 +196,15 @@ def main():
         print("failed: " + f)
     if not_run:
         print("not run (only with ./kho test --full): " + " ".join(not_run))
-    nfail = counts["FAIL"] + counts["XPASS"]
+    unlisted = sum(1 for f in failed if f.endswith("(SKIP not listed in tests/expectations)"))
+    print("PASS %(PASS)d  FAIL %(FAIL)d  SKIP %(SKIP)d  XFAIL %(XFAIL)d  XPASS %(XPASS)d" % counts
+          + "  (%d of the skips not listed in tests/expectations)" % unlisted)
+    nfail = counts["FAIL"] + counts["XPASS"] + unlisted
+    # the closing line: an unlisted skip counts among the failed, not
+    # the skipped
     line = "%d passed, %d failed" % (counts["PASS"], nfail)
-    if counts["SKIP"]:
-        line += ", %d skipped" % counts["SKIP"]
+    if counts["SKIP"] - unlisted:
+        line += ", %d skipped" % (counts["SKIP"] - unlisted)
     print(line)
     return 1 if nfail else 0
 

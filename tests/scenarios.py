@@ -3,6 +3,7 @@ import copy
 import os
 import re
 import subprocess
+import threading
 from bisect import bisect_left
 
 import khovm
@@ -23,6 +24,36 @@ REPORTS = (r"Kernel panic|BUG:|Oops|WARNING:|general protection|KASAN:|UBSAN|"
 # The one panic a scenario asks for: kho_on_error=panic stopping the boot
 # (corrupt-stop); its own checks judge it, the report scan passes over it.
 ASKED_PANIC = "stopping as kho_on_error=panic asks"
+# RCU stalls and hung tasks, which the report scan of every boot adds
+STALLS = r"rcu: INFO: .*detected stalls|rcu_sched self-detected stall|INFO: task .* blocked for more than"
+
+
+# Every boot of the running scenario, in this thread: (name, run, the
+# reports it may show). tests/run.py scans them all for kernel reports once
+# the scenario is done, helper boots (baselines, the base, 7.3) included.
+_boots = threading.local()
+
+
+def boots_begin():
+    _boots.list = []
+
+
+def boots_end():
+    got, _boots.list = getattr(_boots, "list", []), []
+    return got
+
+
+def report_check(scenario, boots):
+    """One check: no boot of the scenario printed a kernel report (panic,
+    BUG, WARN, sanitizer, RCU stall) other than the ones it asked for."""
+    bad = []
+    for name, run, allow in boots:
+        for g in run.gens:
+            for l in g.grep(REPORTS + "|" + STALLS):
+                if ASKED_PANIC not in l and not (allow and re.search(allow, l)):
+                    bad.append("%s gen %d: %s" % (name, g.index, l.strip()))
+    return ("%s: no kernel report in any of its %d boots (helper boots included)"
+            % (scenario, len(boots)), not bad, (bad or [""])[0])
 
 
 class Ctx:
@@ -33,7 +64,11 @@ class Ctx:
         self.out = args.out
         self.runs = []
 
-    def boot(self, name, append, gens=1, mem="1G", kernel=None, initrd=None, timeout=None, **kw):
+    def boot(self, name, append, gens=1, mem="1G", kernel=None, initrd=None, timeout=None,
+             reports_ok=None, **kw):
+        """Boot a chain of gens generations. reports_ok: a regex of kernel
+        reports this boot is expected to show (e.g. the failure a test
+        predicts); any other report fails the scenario."""
         kernel = kernel or self.args.kernel
         initrd = initrd or self.args.initrd
         # KUnit runs at boot in the series test kernel; only the kunit
@@ -45,6 +80,8 @@ class Ctx:
         log = os.path.join(self.out, name + ".log")
         run = khovm.run_vm(kernel, initrd, append, log, timeout=timeout, mem=mem, arch=self.arch, **kw)
         self.runs.append(run)
+        if hasattr(_boots, "list"):
+            _boots.list.append((name, run, reports_ok))
         print("   boot %s: %d generation(s) reached init in %.0fs%s (log %s)"
               % (name, len(run.reached()), run.elapsed,
                  ", TIMED OUT" if run.timed_out else "", os.path.relpath(log)), flush=True)
@@ -56,6 +93,12 @@ def check(checks, name, ok, detail=""):
     return ok
 
 
+def skipped(checks, name, why):
+    """A check that could not run: SKIP, never a pass (tests/run.py fails
+    the run unless tests/expectations lists it)."""
+    checks.append((name, None, why))
+
+
 def gen_checks(checks, run, name, gens):
     """Every generation booted to init, and the chain went all the way."""
     reached = run.reached()
@@ -65,7 +108,29 @@ def gen_checks(checks, run, name, gens):
         bad = g.grep(REPORTS)
         if bad:
             check(checks, "%s: gen %d has no panic/BUG/WARN" % (name, g.index), False, bad[0])
+        if g.khot_gens and g.khot_gens != {g.index}:
+            check(checks, "%s: kernel %d of the log reports as generation %d" % (name, g.index, g.index),
+                  False, "its init said generation %s" % sorted(g.khot_gens))
     return reached
+
+
+LUO_FILL = re.compile(r"luo-fill: preserved (\d+) MiB in (\d+) pages \((\d+) holes, seed (\d+)\)")
+LUO_CHECK = re.compile(r"luo-fill: verified (\d+) MiB in (\d+) pages, every byte "
+                       r"\((\d+) holes read zero, seed (\d+)\)")
+
+
+def luo_filled(g, mib):
+    """Generation g preserved a memfd of mib MiB with its own seed."""
+    m = LUO_FILL.search(g.fact("luo_fill") or "") if g else None
+    return bool(m) and int(m.group(1)) == mib and int(m.group(4)) == g.index
+
+
+def luo_verified(g, mib):
+    """Generation g verified every byte of the mib MiB memfd that the
+    generation before it filled (its seed), holes and size included."""
+    m = LUO_CHECK.search(g.fact("luo_check") or "") if g else None
+    return (bool(m) and int(m.group(1)) == mib and int(m.group(2)) == mib << 8
+            and int(m.group(3)) == mib and int(m.group(4)) == g.index - 1)
 
 
 def scratch_bytes(g):
@@ -356,6 +421,23 @@ def giga_bigscratch(ctx):
     return giga_series(ctx, "giga-bigscratch", "", append=BIGSCRATCH, want={GIB_KB: 2}, mem="8G")
 
 
+def giga_bigscratch_late(ctx):
+    """A 2 GiB scratch area and gigantic pages asked for only from generation
+    2 on: generation 1 places its area where the pages would go (the top of
+    memory), so the successors' first candidate blocks lie inside scratch,
+    and they must go elsewhere."""
+    c = []
+    name = "giga-bigscratch-late"
+    run = ctx.boot(name, "kho=on kho_scratch=64M,2G,0 khot.add=hugepagesz=1G+hugepages=2",
+                   gens=3, mem="8G")
+    reached = gen_checks(c, run, name, 3)
+    kho_checks(c, name, reached)
+    test_kho_checks(c, name, reached)
+    for g in reached[1:]:
+        huge_checks(c, name, g, {GIB_KB: 2})
+    return c
+
+
 def base_giga_bigscratch(ctx):
     """The bare base puts the successor's gigantic pages into scratch, where
     nothing can be preserved (shows the scratch check detects it)."""
@@ -402,6 +484,58 @@ def sparse_parse(line):
                       suggest=m.group(7))
 
 
+# How a successor with too little scratch for its memory map fails: the
+# sparse memory model cannot back a node's map (mm/sparse.c).
+SPARSE_FAIL = r"memory map backing failed"
+# what follows it in the base: a NULL dereference in the memory map, its
+# Oops and the panic (the predicted failure's end, not another report)
+SPARSE_OOPS = (r"BUG: kernel NULL pointer dereference|Oops: |Kernel panic - not syncing: "
+               r"Fatal exception")
+# A successor that fails in sparse_init stops before its console is up
+# (and an Oops there ends in a hang): it boots with nokaslr, and at the
+# timeout the harness reads its printk buffer from guest memory
+# (khovm.run_vm(logbuf=...), the address from its System.map).
+EARLY = " khot.add=nokaslr"
+
+
+def logbuf_of(bzimage):
+    """__log_buf's address in the kernel of bzimage (its build's System.map,
+    four directories up: <out>/arch/x86/boot/bzImage), or None."""
+    out = bzimage
+    for _ in range(4):
+        out = os.path.dirname(out)
+    try:
+        for line in open(os.path.join(out, "System.map")):
+            a, _, name = line.split()[:3]
+            if name == "__log_buf":
+                return int(a, 16)
+    except OSError:
+        pass
+    return None
+
+
+def predicted_failure(gens):
+    """(ok, detail): the failure the scratch size check predicted, and no
+    other: generation 1 reached init and went as far as the kexec, the
+    successor started (its banner is in the log), failed with SPARSE_FAIL
+    and never reached init. A successor that never started, or failed some
+    other way, is not the predicted failure."""
+    g1 = gens[0] if gens else None
+    if not g1 or g1.fact("start") is None or g1.fact("kexec_exec") is None:
+        return False, "generation 1 did not get to the kexec (%s)" % (
+            g1 and (g1.fact("kexec_failed") or "no kexec_exec"))
+    g2 = gens[1] if len(gens) > 1 else None
+    if g2 is None:
+        return False, "no successor kernel started after the kexec"
+    if g2.fact("start") is not None:
+        return False, "the successor reached init"
+    sig = g2.grep(SPARSE_FAIL)
+    if not sig:
+        return False, "the successor failed without %r; last: %s" % (
+            SPARSE_FAIL, (g2.dmesg or ["(nothing)"])[-1][-120:])
+    return True, sig[0].strip()
+
+
 def sparse_case(ctx, name, append, numa, mem, want_warn):
     """Gen 1 is the series kernel; gen 2 is the bare base, which cannot
     extend scratch: it shows whether the prediction was right."""
@@ -409,7 +543,9 @@ def sparse_case(ctx, name, append, numa, mem, want_warn):
     if not ctx.args.base_kernel:
         raise Skip("the base kernel is needed as the next kernel")
     # The base successor hangs silently when the prediction is right.
-    run = ctx.boot(name, append + " khot.next=/boot/base", gens=2, mem=mem, numa=numa,
+    run = ctx.boot(name, append + " khot.next=/boot/base" + (EARLY if want_warn else ""),
+                   gens=2, mem=mem, numa=numa, reports_ok=SPARSE_OOPS if want_warn else None,
+                   logbuf=logbuf_of(ctx.args.base_kernel) if want_warn else None,
                    timeout=60 if want_warn else None)
     g = run.gens[0] if run.gens else None
     check(c, "%s: gen 1 reached init" % name, g and g.fact("start") is not None)
@@ -433,10 +569,9 @@ def sparse_case(ctx, name, append, numa, mem, want_warn):
         check(c, "%s: the kexec load warns too, counting the loaded image" % name,
               len(loads) == 1 and sparse_parse(loads[0]) and sparse_parse(loads[0])["extra"] > 0,
               loads[0] if loads else "no load-time warning")
-        g2 = run.gens[1] if len(run.gens) > 1 else None
-        failed = g2 is None or g2.fact("start") is None or g2.grep(r"memory map backing failed")
-        check(c, "%s: the predicted failure happens (base successor)" % name, failed,
-              "base successor booted without memory map failure")
+        ok, detail = predicted_failure(run.gens)
+        check(c, "%s: the predicted failure happens (base successor), and no other" % name,
+              ok, detail)
         # The suggested kho_scratch= must be enough for the same successor.
         sug = sparse_parse(loads[0])["suggest"] if loads and sparse_parse(loads[0]) else None
         if sug:
@@ -523,6 +658,12 @@ def corrupt_case(ctx, cls, diag):
           "kho_in=%s" % g2.fact("kho_in"))
     check(c, "%s: gen 2 KHO still enabled for the next handover" % name,
           g2.fact("kho_debugfs") == "yes" and not g2.grep(KHO_OFF), "")
+    # Memory counted once: a boot that drops the handover must not give the
+    # inherited scratch areas to the page allocator a second time (patch 2);
+    # MemTotal stays within 4 MiB of gen 1's.
+    m1, m2 = reached[0].meminfo("MemTotal"), g2.meminfo("MemTotal")
+    check(c, "%s: gen 2 counts its memory once (MemTotal within 4 MiB of gen 1)" % name,
+          m1 and m2 and abs(m2 - m1) <= 4096, "gen 1 %s kB, gen 2 %s kB" % (m1, m2))
     if len(reached) == 3:
         g3 = reached[2]
         check(c, "%s: gen 3 clean handover works again" % name,
@@ -614,6 +755,21 @@ def kunit_suites(modular=False):
     return [r[0] for r in rows if not (modular and "builtin" in r[1:])]
 
 
+def ktap_skips(ktap):
+    """(suite, case, reason) of every KTAP result marked "# SKIP"."""
+    out, suite = [], "?"
+    for line in ktap.splitlines():
+        line = re.sub(r"^\s*\[[^]]*\]", "", line)
+        m = re.match(r"\s*# Subtest: (\S+)", line)
+        if m:
+            suite = m.group(1)
+            continue
+        m = re.match(r"\s*ok \d+ (\S+)(?: .*)?# SKIP ?(.*)$", line)
+        if m:
+            out.append((suite, m.group(1), m.group(2).strip() or "no reason given"))
+    return out
+
+
 def kunit(ctx):
     """KUnit suites built into the series kernel, run at boot, parsed as KTAP."""
     c = []
@@ -633,6 +789,10 @@ def kunit(ctx):
           "exit %d, see %s" % (p.returncode, os.path.relpath(os.path.join(ctx.out, "kunit.parsed"))))
     m = re.search(r"Testing complete\. Ran (\d+) tests: passed: (\d+)(?:, failed: (\d+))?", out)
     check(c, "kunit: tests ran", m and int(m.group(1)) > 0, m.group(0) if m else "no summary")
+    # A skipped case proves nothing: each is a SKIP of its own, which fails
+    # the run unless tests/expectations lists it by name.
+    for suite, case, why in ktap_skips(ktap):
+        skipped(c, "kunit: %s.%s" % (suite, case), why)
     for s in expected:
         # suite header "# <suite>" result lines: "ok N <suite>" / "not ok N <suite>"
         ok = re.search(r"^\s*(?:\[[^]]*\]\s*)?ok \d+ %s\s*$" % re.escape(s), ktap, re.M)
@@ -681,9 +841,14 @@ def upstream_liveupdate(ctx):
         skipped = "# SKIP" in m.group(3)
         check(c, "%s: liveupdate %s" % (name, m.group(2)), not m.group(1) and not skipped,
               m.group(0))
+    # The control fails for the reason it should: the test ran, found no
+    # state session and said so (exit 1, KSFT_FAIL), not "not found" (127),
+    # a skip (4) or a crash.
+    ctl = g1.files.get("st:luo_kexec_simple:2-control", [])
     check(c, "%s: stage 2 before any kexec fails (control)" % name,
-          rc1.get("luo_kexec_simple:2-control", 0) != 0,
-          "exit %s" % rc1.get("luo_kexec_simple:2-control"))
+          rc1.get("luo_kexec_simple:2-control") == 1 and
+          any("Stage mismatch Requested --stage 2, but system is in stage 1" in l for l in ctl),
+          "exit %s; %s" % (rc1.get("luo_kexec_simple:2-control"), (ctl or [""])[-1]))
     for t in LUO_KEXEC:
         o = g1.files.get("st:%s:1" % t, [])
         check(c, "%s: %s stage 1 pins its sessions" % (name, t),
@@ -720,11 +885,10 @@ def luo_memfd(ctx):
     kho_checks(c, name, reached)
     if reached:
         check(c, "%s: gen 1 preserved 64 MiB in a memfd" % name,
-              "preserved" in (reached[0].fact("luo_fill") or ""), reached[0].fact("luo_fill") or "")
+              luo_filled(reached[0], 64), reached[0].fact("luo_fill") or "")
     if len(reached) == 2:
-        check(c, "%s: gen 2 has the memfd back byte for byte" % name,
-              "verified 64 MiB" in (reached[1].fact("luo_check") or ""),
-              reached[1].fact("luo_check") or "no luo_check")
+        check(c, "%s: gen 2 has the memfd back, every byte, holes and size" % name,
+              luo_verified(reached[1], 64), reached[1].fact("luo_check") or "no luo_check")
     return c
 
 
@@ -903,6 +1067,7 @@ ALL = [
     ("corrupt-" + cls, corrupt(cls)) for cls, _ in CORRUPT
 ] + [
     ("base-giga-bigscratch", base_giga_bigscratch),
+    ("giga-bigscratch-late", giga_bigscratch_late),
     ("upstream-liveupdate", upstream_liveupdate),
     ("upstream-kho-vmtest", upstream_kho_vmtest),
 ]
@@ -917,6 +1082,8 @@ import kunit_tool  # noqa: E402
 import distro  # noqa: E402
 import arm64  # noqa: E402
 import memfd_runs  # noqa: E402
+import harness_selftest  # noqa: E402
+ALL = harness_selftest.SCENARIOS + ALL
 ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
         + hugetlb_cma.SCENARIOS + early_users.SCENARIOS + corrupt_partial.SCENARIOS
         + kunit_tool.SCENARIOS + distro.SCENARIOS + arm64.SCENARIOS + memfd_runs.SCENARIOS)
@@ -939,9 +1106,9 @@ ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
 #    sparse-asym-* and early-* (small explicit scratch, as sparse-tiny-numa);
 #  - kunit-tool-*: kunit.py builds and boots kernels of its own, and
 #    distro-* and arm64-*, which boot other kernels.
-DEBUG = [n for n, _ in ALL if n not in ("static", "bisect", "config-matrix", "memblock-sim",
+DEBUG = [n for n, _ in ALL if n not in ("harness-selftest", "static", "bisect", "config-matrix", "memblock-sim",
                                         "giga-explicit",
-                                        "sparse-tiny-numa", "giga-bigscratch", "interop-to-73",
+                                        "sparse-tiny-numa", "giga-bigscratch", "giga-bigscratch-late", "interop-to-73",
                                         "interop-from-73")
          and not n.startswith(("base-", "ext-", "giga-nodes-", "sparse-asym-", "early-",
                                  "kunit-tool-", "distro-", "arm64-"))]
@@ -950,14 +1117,16 @@ DEBUG = [n for n, _ in ALL if n not in ("static", "bisect", "config-matrix", "me
 # matrix (3node-n-default, 3node-pernode-explicit and the per-node late case
 # stay), the light-load ext-* layouts (the scattered
 # ones stay), and cases another default scenario covers (sparse-tiny-numa:
-# sparse-asym-tiny; base-giga-bigscratch: base-giga-default), the
+# sparse-asym-tiny), the
 # config-matrix, and the distro-* and arm64-* scenarios (their kernels are
 # built only then).
 FULL_ONLY = ["giga-nodes-3node-n-explicit", "giga-nodes-3node-pernode-default",
              "giga-nodes-3node-n-default-late",
              "giga-nodes-2node-n-default", "giga-nodes-2node-n-explicit",
              "ext-fragmented-light", "ext-numa4-light", "sparse-tiny-numa",
-             "base-giga-bigscratch", "config-matrix"]
+             "config-matrix"]
+# (base-giga-bigscratch runs by default: it is the positive control of the
+# HugeTLB-in-scratch probe, which every giga-* scenario relies on.)
 FULL_ONLY += [n for n, _ in distro.SCENARIOS + arm64.SCENARIOS]
 # kunit.py for x86_64: the same suites run by default in our x86 kernel
 # (kunit) and in the sanitizer kernel (debug-kunit); kunit.py's own path

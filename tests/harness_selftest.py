@@ -1,0 +1,134 @@
+"""Tests of the tests: the harness's own verdicts, fed inputs made broken on
+purpose, on the host (no VM, a few seconds). Each check here is one of the
+harness's checkers shown to say FAIL on the broken input it exists to
+catch, and PASS on the good one, so that none of them passes vacuously:
+
+ - the memfd verdict (luo-fill's line): a wrong seed (a stale copy of an
+   older generation), a wrong size, a FAIL line, no line;
+ - the HugeTLB-in-scratch probe: a probe error is a failure, not "none";
+ - the log parser: a successor that reports another generation number;
+ - the demo's extension report: memory, not spans, against the kernel's line;
+ - KUnit: skipped cases are found in KTAP; tests/run.py takes a skip as
+   expected only when tests/expectations lists it;
+ - the predicted-failure classifier of the sparse scenarios;
+ - the coverage tool's own self-test (tests/coverage.py).
+"""
+import os
+import subprocess
+import sys
+
+import khovm
+import scenarios
+from scenarios import check
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def gen(index, facts=None, files=None, dmesg=()):
+    g = khovm.Gen(index)
+    for k, v in (facts or {}).items():
+        g.facts[k] = [v]
+    g.files = dict(files or {})
+    g.dmesg = list(dmesg)
+    return g
+
+
+def selftest(ctx):
+    import report  # noqa: E402 (both import scenarios, which imports this)
+    import run as runner  # noqa: E402
+    c = []
+    name = "harness-selftest"
+
+    # memfd verdict
+    line = "luo-fill: verified 64 MiB in 16384 pages, every byte (64 holes read zero, seed 1)"
+    good = gen(2, {"luo_check": line})
+    check(c, "%s: a memfd verified in full passes" % name, scenarios.luo_verified(good, 64), line)
+    bad = {
+        "a stale copy (seed of generation 0)": line.replace("seed 1", "seed 0"),
+        "another size": line.replace("64 MiB in 16384", "32 MiB in 8192"),
+        "a FAIL line": "luo-fill: FAIL 1 of 16384 pages differ; first at offset 0x5800",
+        "no line": "",
+    }
+    for what, l in bad.items():
+        check(c, "%s: the memfd verdict fails on %s" % (name, what),
+              not scenarios.luo_verified(gen(2, {"luo_check": l}), 64), l)
+
+    # HugeTLB-in-scratch probe
+    for his, want in (("0", True), ("3", False), ("error: short read at 0x1000", False)):
+        cc = []
+        scenarios.huge_checks(cc, "probe", gen(1, {"huge_in_scratch": his,
+                                                  "hugepages": "1048576kB 2"}),
+                              {scenarios.GIB_KB: 2})
+        probe = [ok for n, ok, _ in cc if "no HugeTLB page in scratch" in n]
+        check(c, "%s: the scratch probe says %s on %r" % (name, "PASS" if want else "FAIL", his),
+              probe == [want], "%s" % cc)
+
+    # generation numbers
+    log = "\n".join(["Linux version 7.2", "KHOT 1 start 7.2", "Linux version 7.2",
+                     "KHOT 1 start 7.2"])
+    cc = []
+    scenarios.gen_checks(cc, khovm.Run(log, 0, 0, False), "gens", 2)
+    check(c, "%s: a successor reporting generation 1 again fails" % name,
+          any(not ok and "reports as generation 2" in n for n, ok, _ in cc), "%s" % cc)
+    cc = []
+    scenarios.gen_checks(cc, khovm.Run(log.replace("KHOT 1 start 7.2", "KHOT 2 start 7.2", 2)
+                                       .replace("KHOT 2 start 7.2", "KHOT 1 start 7.2", 1),
+                                       0, 0, False), "gens", 2)
+    check(c, "%s: generations 1 and 2 in order pass" % name, cc and all(ok for _, ok, _ in cc),
+          "%s" % cc)
+
+    # the demo's extension report
+    mem = ["   0: 0x0000000000001000..0x000000000009efff    0 NONE",
+           "   1: 0x0000000000100000..0x00000000bffdffff    0 NONE",
+           "   2: 0x0000000100000000..0x000000013fffffff    0 NONE"]
+    # one span over the PCI hole: 1 GiB of span, 256 MiB + 128 KiB of memory
+    ext = ["0xb0000000 0x60000000"]
+    memb = 0xbffe0000 - 0xb0000000 + 0x10000000
+    mib = memb >> 20
+    ok_line = ["[ 0.1] KHO: scratch extended by %d MiB in 1 stretches (memblock regions 3 -> 4)" % mib]
+    text, ok = report.extension_report(gen(2, files={"kho_scratch_ext": ext, "memblock_memory": mem},
+                                           dmesg=ok_line))
+    check(c, "%s: the demo reports memory in the spans, not the spans" % name,
+          ok and "%s of memory" % report.human(memb) in text and "spanning 1.5 GiB" in text, text)
+    text, ok = report.extension_report(gen(2, files={"kho_scratch_ext": ext, "memblock_memory": mem},
+                                           dmesg=[ok_line[0].replace("by %d" % mib, "by 1536")]))
+    check(c, "%s: the demo fails when debugfs and the kernel disagree" % name, not ok, text)
+
+    # KUnit skips and the expectations
+    ktap = "\n".join(["    # Subtest: kho_radix", "    ok 1 walk", "    ok 2 big # SKIP no memory",
+                      "ok 1 kho_radix"])
+    check(c, "%s: a skipped KUnit case is found" % name,
+          scenarios.ktap_skips(ktap) == [("kho_radix", "big", "no memory")], ktap)
+    exp = {"kunit: kho_radix.big": ("skip", "listed for a reason")}
+    check(c, "%s: a listed skip is expected, an unlisted one is not" % name,
+          runner.expected_skip(exp, "kunit", "kunit: kho_radix.big") == "listed for a reason"
+          and runner.expected_skip(exp, "kunit", "kunit: kho_radix.walk") is None, "")
+
+    # the sparse scenarios' predicted failure
+    for what, lines, want in SPARSE_CASES:
+        got = scenarios.predicted_failure(khovm.parse("\n".join(lines)))
+        check(c, "%s: predicted failure %s: %s" % (name, "seen" if want else "not seen", what),
+              bool(got[0]) == want, got[1])
+
+    # tests/coverage.py's self-test
+    p = subprocess.run([sys.executable, os.path.join(HERE, "coverage.py")],
+                       capture_output=True, text=True)
+    check(c, "%s: coverage.py self-test passes" % name,
+          p.returncode == 0 and "coverage self-test: ok" in p.stdout, (p.stdout + p.stderr)[-200:])
+    return c
+
+
+G1 = ["Linux version 7.2 (gen 1)", "KHOT 1 start 7.2", "KHOT 1 kexec_exec 2"]
+SPARSE_CASES = [
+    ("the successor stops in its memory map",
+     G1 + ["Linux version 7.2 (gen 2)", "[ 0.1] sparse_init_nid: node[1] memory map backing failed. "
+                                        "Some memory will not be available."], True),
+    ("the successor boots to init", G1 + ["Linux version 7.2 (gen 2)", "KHOT 2 start 7.2"], False),
+    ("no kexec at all", ["Linux version 7.2 (gen 1)", "KHOT 1 start 7.2",
+                         "KHOT 1 kexec_failed load: no"], False),
+    ("the successor fails some other way",
+     G1 + ["Linux version 7.2 (gen 2)", "[ 0.1] Kernel panic - not syncing: VFS: Unable to mount root"],
+     False),
+]
+
+SCENARIOS = [("harness-selftest", selftest)]
