@@ -129,6 +129,9 @@ def run_scenarios(args, files, regex, out, log, wt):
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         f.write(p.stdout)
     fails = [l for l in p.stdout.splitlines() if re.match(r"(FAIL|XPASS) ", l)]
+    # the most telling first: a named suite or check before the summary
+    # lines (kunit.py's exit status, the report scan)
+    fails.sort(key=lambda l: bool(re.search(r"kunit\.py parse reports success|no kernel report", l)))
     fails += [l for l in p.stdout.splitlines() if "not listed in tests/expectations" in l]
     return p.returncode, fails, p.stdout
 
