@@ -43,9 +43,11 @@ python3 "$TOP/tests/run.py" --kernel "$tree/.kho-out/arch/x86/boot/bzImage" --in
 	--tree "$tree" --base-tree "$base" --upstream-kernel "$up" \
 	--selftest-initrd "$BUILD/initrd-st.cpio.gz" --debug-kernel "$dbg" --debug-initrd "$BUILD/initrd-debug.cpio.gz" \
 	"${full[@]}" --debug-scope "${KHO_DEBUG:-ci}" --scope "$scope" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
-if [ "$scope" = full ]; then
-	# The mutation run: the scenarios above already ran on the unmutated
-	# series, so no control run here. Its verdict is one more check.
+if [ "$scope" = full ] && [ $rc -ne 0 ]; then
+	echo "mutants: not run: the scenarios failed on the unmutated series, so a kill would prove nothing"
+elif [ "$scope" = full ]; then
+	# The mutation run: the scenarios above already passed on the
+	# unmutated series, so no control run here. Its verdict is one more check.
 	log "step 6 (--full): the mutation run (tests/mutants.txt)"
 	mrc=0
 	python3 "$TOP/tests/mutants.py" --tree "$tree" --no-control \

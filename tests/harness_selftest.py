@@ -93,6 +93,15 @@ def selftest(ctx):
     text, ok = report.extension_report(gen(2, files={"kho_scratch_ext": ext, "memblock_memory": mem},
                                            dmesg=[ok_line[0].replace("by %d" % mib, "by 1536")]))
     check(c, "%s: the demo fails when debugfs and the kernel disagree" % name, not ok, text)
+    # x86 keeps no memblock list after boot: System RAM of /proc/iomem
+    iomem = ["00001000-0009efff : System RAM", "00100000-bffdffff : System RAM",
+             "  01000000-01ffffff : Kernel code", "100000000-13fffffff : System RAM"]
+    text, ok = report.extension_report(gen(2, files={"kho_scratch_ext": ext, "iomem": iomem},
+                                           dmesg=ok_line))
+    check(c, "%s: the demo counts memory from /proc/iomem without memblock" % name,
+          ok and "%s of memory" % report.human(memb) in text, text)
+    text, ok = report.extension_report(gen(2, files={"kho_scratch_ext": ext}, dmesg=ok_line))
+    check(c, "%s: the demo fails with no memory map to count with" % name, not ok, text)
 
     # KUnit skips and the expectations
     ktap = "\n".join(["    # Subtest: kho_radix", "    ok 1 walk", "    ok 2 big # SKIP no memory",

@@ -81,6 +81,10 @@ def parse(log):
     for raw in log.splitlines():
         line = ANSI.sub("", raw).rstrip("\r")
         m = re.search(r"KHOT (\d+) (\S+)(?: (.*))?$", line)
+        if m and m.start() > 0 and cur is not None and line[:m.start()].strip():
+            # a kernel message the init line was printed into the middle
+            # of: it stays in dmesg, where the report scan sees it
+            cur.dmesg.append(line[:m.start()])
         if m:
             if cur is None:
                 cur = Gen(len(gens) + 1)

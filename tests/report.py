@@ -6,8 +6,9 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import coverage  # noqa: E402
 import khovm  # noqa: E402
-from scenarios import REPORTS  # noqa: E402
+from scenarios import REPORTS, luo_filled, luo_verified  # noqa: E402
 
 
 def human(n):
@@ -24,13 +25,16 @@ def scratch(g):
 
 
 def memory_ranges(g):
-    """(start, end) of every memblock.memory region of g (debugfs
-    memblock/memory: "N: 0xSTART..0xLAST nid flags", LAST inclusive)."""
+    """(start, end) of g's memory: memblock.memory from debugfs where the
+    kernel keeps it ("N: 0xSTART..0xLAST nid flags", LAST inclusive; not
+    on x86 without TDX), else System RAM from /proc/iomem."""
     out = []
     for l in g.files.get("memblock_memory", []):
         m = re.search(r"(0x[0-9a-f]+)\.\.(0x[0-9a-f]+)", l)
         if m:
             out.append((int(m.group(1), 16), int(m.group(2), 16) + 1))
+    if not out:
+        out = [(a, a + n) for a, n in coverage.ram_ranges(g.files.get("iomem", []))]
     return out
 
 
@@ -61,15 +65,10 @@ def extension_report(g):
     if not m:
         return text + "\n    MISMATCH: the kernel printed no extension line", False
     if not mem:
-        return text + "\n    MISMATCH: no memblock/memory list to count memory with", False
+        return text + "\n    MISMATCH: no memory map (memblock/memory or iomem) to count with", False
     ok = got >> 20 == int(m.group(1)) and len(spans) == int(m.group(2))
     return (text + "\n    kernel: scratch extended by %s MiB in %s stretches: %s"
             % (m.group(1), m.group(2), "agrees" if ok else "MISMATCH with debugfs")), ok
-
-
-LUO_FILL = re.compile(r"luo-fill: preserved (\d+) MiB in (\d+) pages \((\d+) holes, seed (\d+)\)")
-LUO_CHECK = re.compile(r"luo-fill: verified (\d+) MiB in (\d+) pages, every byte "
-                       r"\((\d+) holes read zero, seed (\d+)\)")
 
 
 def main():
@@ -115,16 +114,14 @@ def main():
         ok &= ext_ok
         fill, chk = g.fact("luo_fill"), g.fact("luo_check")
         if a.luo_mib and g.index > 1:
-            m = LUO_CHECK.search(chk or "")
-            good = bool(m) and int(m.group(1)) == a.luo_mib and int(m.group(4)) == g.index - 1
+            good = luo_verified(g, a.luo_mib)
             print("  LUO memfd from generation %d: %s" % (
                 g.index - 1, chk.replace("luo-fill: ", "").strip() if chk else "NOT CHECKED"))
             ok &= good
         if a.luo_mib and g.index < a.gens:
-            m = LUO_FILL.search(fill or "")
             print("  LUO memfd for generation %d: %s" % (
                 g.index + 1, fill.replace("luo-fill: ", "").strip() if fill else "NOT PRESERVED"))
-            ok &= bool(m) and int(m.group(1)) == a.luo_mib
+            ok &= luo_filled(g, a.luo_mib)
         outs = [v.split()[1:] for v in g.facts_of("subfdt") if v.startswith("out ")]
         ins = [v.split()[1:] for v in g.facts_of("subfdt") if v.startswith("in ")]
         if ins:

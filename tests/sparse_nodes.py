@@ -47,6 +47,8 @@ def case(ctx, name, append, want_warn):
               w["total"] >= sum(NEED.values()), warns[0])
     check(c, "%s: the kexec load warns too" % name, len(loads) == 1, loads[0] if loads else "none")
     ok, detail = predicted_failure(run.gens)
+    if not logbuf_of(ctx.args.base_kernel):
+        detail += " (and no System.map next to the base kernel: its printk buffer was not read)"
     check(c, "%s: the predicted failure happens (base successor), and no other" % name, ok, detail)
     return c
 
