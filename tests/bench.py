@@ -87,6 +87,21 @@ def uptime_at_init(g):
     return None
 
 
+def ext_invalid(f):
+    """Why the ext-bench fields f (name -> digits) are no measurement, or
+    None: a field missing, a timing of 0 (a clock that stood still), or
+    same != 1 (the two methods found different busy ranges)."""
+    missing = [k for k in ("keys", "tree_pages", "bitmaps", "scan_ns", "per_key_ns", "same")
+               if k not in f]
+    if missing:
+        return "missing " + " ".join(missing)
+    if int(f["scan_ns"]) == 0 or int(f["per_key_ns"]) == 0:
+        return "a timing of 0"
+    if int(f["same"]) != 1:
+        return "same=%s: the scan and the per-key digest disagree" % f["same"]
+    return None
+
+
 def ext_cases(args, rows):
     for mib, mem in CASES:
         if args.quick and mib > 1024:
@@ -110,12 +125,9 @@ def ext_cases(args, rows):
         # scan_ns=0 (a clock that stood still) or a missing field is no
         # result, and same=0 means the two methods found different busy
         # ranges, so neither number stands.
-        missing = [k for k in ("keys", "tree_pages", "bitmaps", "scan_ns", "per_key_ns", "same")
-                   if k not in f]
-        if missing or int(f["scan_ns"]) == 0 or int(f["per_key_ns"]) == 0 or int(f["same"]) != 1:
-            print("bench %d MiB: no valid result (%s; see %s.log)"
-                  % (mib, "missing " + " ".join(missing) if missing else line[0].split("ext-bench: ")[-1],
-                     "bench-ext-%d" % mib))
+        why = ext_invalid(f)
+        if why:
+            print("bench %d MiB: no valid result (%s; see %s.log)" % (mib, why, "bench-ext-%d" % mib))
             continue
         m = re.search(r"extended by (\d+) MiB in (\d+) (?:ranges|stretches).*?(\d+) KiB granules",
                       ext[0]) if ext else None

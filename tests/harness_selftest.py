@@ -11,6 +11,8 @@ catch, and PASS on the good one, so that none of them passes vacuously:
  - KUnit: skipped cases are found in KTAP; tests/run.py takes a skip as
    expected only when tests/expectations lists it;
  - the predicted-failure classifier of the sparse scenarios;
+ - memtest's "only scratch" ranges; the benchmark's refusal of timings of
+   0 and of methods that disagree;
  - the coverage tool's own self-test (tests/coverage.py).
 """
 import os
@@ -118,6 +120,23 @@ def selftest(ctx):
         got = scenarios.predicted_failure(khovm.parse("\n".join(lines)))
         check(c, "%s: predicted failure %s: %s" % (name, "seen" if want else "not seen", what),
               bool(got[0]) == want, got[1])
+
+    # memtest: a tested range that leaves scratch is found
+    import memtest
+    scratch = [(0x1000000, 0x1000000)]
+    check(c, "%s: memtest ranges inside scratch pass, one past its end fails" % name,
+          memtest.outside([(0x1000000, 0x1800000)], scratch) == [] and
+          memtest.outside([(0x1800000, 0x2100000)], scratch) == [(0x2000000, 0x2100000)], "")
+
+    # bench: a clock that stood still or methods that disagree are no result
+    import bench
+    f = dict(keys="10", tree_pages="3", bitmaps="2", scan_ns="500", per_key_ns="9000", same="1")
+    check(c, "%s: bench takes a complete ext-bench line" % name, bench.ext_invalid(f) is None, "")
+    for k, v in (("scan_ns", "0"), ("same", "0")):
+        check(c, "%s: bench refuses %s=%s" % (name, k, v),
+              bench.ext_invalid(dict(f, **{k: v})) is not None, "")
+    check(c, "%s: bench refuses a line without same=" % name,
+          bench.ext_invalid({k: v for k, v in f.items() if k != "same"}) is not None, "")
 
     # tests/coverage.py's self-test
     p = subprocess.run([sys.executable, os.path.join(HERE, "coverage.py")],
