@@ -102,6 +102,12 @@ def selftest(ctx):
                                            dmesg=ok_line))
     check(c, "%s: the demo counts memory from /proc/iomem without memblock" % name,
           ok and "%s of memory" % report.human(memb) in text, text)
+    # a scratch area handed over inside the span is no new memory
+    text, ok = report.extension_report(gen(2, files={
+        "kho_scratch_ext": ext, "iomem": iomem, "scratch_phys": ["0x100000000"],
+        "scratch_len": ["0x4000000"]}, dmesg=[ok_line[0].replace("by %d" % mib, "by %d" % (mib - 64))]))
+    check(c, "%s: the demo leaves the scratch areas handed over out of the memory added" % name,
+          ok and "%s of memory" % report.human(memb - (64 << 20)) in text, text)
     text, ok = report.extension_report(gen(2, files={"kho_scratch_ext": ext}, dmesg=ok_line))
     check(c, "%s: the demo fails with no memory map to count with" % name, not ok, text)
 

@@ -58,10 +58,13 @@ def extension_report(g):
     m = re.search(r"scratch extended by (\d+) MiB in (\d+) stretches", line[0]) if line else None
     if not spans and not m:
         return None, True
-    mem = memory_ranges(g)
+    # The kernel counts memory that was not scratch already: the areas
+    # handed over (which a stretch may enclose) are left out.
+    mem = coverage._subtract(coverage._intervals([(a, e - a) for a, e in memory_ranges(g)]),
+                             coverage._intervals(scratch(g)))
     got = memory_in(spans, mem)
-    text = ("scratch extended in this boot: %s of memory in %d stretches (spanning %s)"
-            % (human(got), len(spans), human(sum(n for _, n in spans))))
+    text = ("scratch extended in this boot: %s of memory (besides the areas handed over) in "
+            "%d stretches (spanning %s)" % (human(got), len(spans), human(sum(n for _, n in spans))))
     if not m:
         return text + "\n    MISMATCH: the kernel printed no extension line", False
     if not mem:
