@@ -11,6 +11,8 @@ much less, and test_kho's preserved data comes back intact.
 """
 import re
 
+import coverage
+
 from ext_coverage import scratch_of
 from scenarios import check, gen_checks, kho_checks, ranges_of, test_kho_checks
 
@@ -35,15 +37,9 @@ def tested_bytes(g):
 
 def outside(ranges, allowed):
     """The parts of ranges ((start, end) list) outside allowed ((start,
-    size) list)."""
-    left = []
-    for s, e in ranges:
-        pieces = [(s, e)]
-        for a, n in allowed:
-            pieces = [q for p0, p1 in pieces
-                      for q in ((p0, min(p1, a)), (max(p0, a + n), p1)) if q[0] < q[1]]
-        left += pieces
-    return left
+    size) list), merged."""
+    return coverage._subtract(coverage._intervals([(s, e - s) for s, e in ranges]),
+                              coverage._intervals(allowed))
 
 
 def memtest(ctx):

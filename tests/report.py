@@ -38,18 +38,6 @@ def memory_ranges(g):
     return out
 
 
-def memory_in(spans, mem):
-    """Bytes of memory (mem: (start, end) list) inside the (start, size)
-    spans: a span of the extension can cover holes, which are no memory."""
-    total = 0
-    for a, n in spans:
-        for s, e in mem:
-            lo, hi = max(a, s), min(a + n, e)
-            if lo < hi:
-                total += hi - lo
-    return total
-
-
 def extension_report(g):
     """(text, ok): the memory the extension marked, from debugfs, against
     the kernel's own line "scratch extended by N MiB in K stretches"."""
@@ -62,7 +50,8 @@ def extension_report(g):
     # handed over (which a stretch may enclose) are left out.
     mem = coverage._subtract(coverage._intervals([(a, e - a) for a, e in memory_ranges(g)]),
                              coverage._intervals(scratch(g)))
-    got = memory_in(spans, mem)
+    # a span of the extension can cover holes, which are no memory
+    got = coverage._overlap(coverage._intervals(spans), mem)
     text = ("scratch extended in this boot: %s of memory (besides the areas handed over) in "
             "%d stretches (spanning %s)" % (human(got), len(spans), human(sum(n for _, n in spans))))
     if not m:
