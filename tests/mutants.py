@@ -70,11 +70,11 @@ def load(path=SPEC):
     return muts
 
 
-def sh(cmd, log, env=None):
+def sh(cmd, log):
     with open(log, "a") as f:
         f.write("$ %s\n" % " ".join(cmd))
         f.flush()
-        return subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
+        return subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT).returncode
 
 
 def worktree(tree, wt):
@@ -139,7 +139,7 @@ def check_name(line):
     """The name of the check on a FAIL line of tests/run.py (before the
     detail, which may differ from run to run)."""
     name = re.sub(r"^FAIL\s+", "", line)
-    return name.split(": ")[0] + ": " + name.split(": ")[1] if name.count(": ") >= 1 else name
+    return ": ".join(name.split(": ")[:2])
 
 
 def main():
