@@ -28,7 +28,7 @@ rm -f "$st"/*.[od]
 make -s -C "$st" "${arch[@]}" OUTPUT="$dest/liveupdate" \
 	KHDR_INCLUDES="-isystem $hdr/include" LDFLAGS=-static >&2
 rm -f "$dest"/liveupdate/*.[od] "$st"/*.[od]
-"$cc" -static -O3 -Wall -Wextra -Werror -isystem "$hdr/include" -o "$dest/tools/luo-fill" \
+"$cc" -static -O3 -pthread -Wall -Wextra -Werror -isystem "$hdr/include" -o "$dest/tools/luo-fill" \
 	"$TOP/guest/luo-fill.c"
 for t in liveupdate luo_kexec_simple luo_multi_session luo_stress_sessions luo_stress_files; do
 	[ -x "$dest/liveupdate/$t" ] || die "selftest $t was not built"

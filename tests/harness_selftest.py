@@ -13,11 +13,16 @@ catch, and PASS on the good one, so that none of them passes vacuously:
  - the predicted-failure classifier of the sparse scenarios;
  - memtest's "only scratch" ranges; the benchmark's refusal of timings of
    0 and of methods that disagree;
- - the coverage tool's own self-test (tests/coverage.py).
+ - the coverage tool's own self-test (tests/coverage.py);
+ - luo-fill's data check itself (tests/luo_fill_selftest.c, built for the
+   host): every flipped bit found, in both compare paths, with any number
+   of threads.
 """
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import khovm
 import scenarios
@@ -149,7 +154,32 @@ def selftest(ctx):
                        capture_output=True, text=True)
     check(c, "%s: coverage.py self-test passes" % name,
           p.returncode == 0 and "coverage self-test: ok" in p.stdout, (p.stdout + p.stderr)[-200:])
+
+    # luo-fill's data check, on the host
+    ok, detail = luo_fill_selftest(ctx.args.tree or os.path.join(HERE, "..", "build", "linux"))
+    check(c, "%s: luo-fill's check finds every changed bit, any thread count" % name, ok, detail)
     return c
+
+
+def luo_fill_selftest(tree):
+    """Build tests/luo_fill_selftest.c (which includes guest/luo-fill.c) for the
+    host and run it. The host's headers may predate LUO: the one UAPI header
+    luo-fill needs comes from @tree, alone, so nothing else is shadowed."""
+    uapi = os.path.join(tree, "include", "uapi", "linux", "liveupdate.h")
+    if not os.path.exists(uapi):
+        return False, "no %s" % uapi
+    with tempfile.TemporaryDirectory() as d:
+        os.makedirs(os.path.join(d, "linux"))
+        shutil.copy(uapi, os.path.join(d, "linux"))
+        exe = os.path.join(d, "luo-fill-selftest")
+        p = subprocess.run(["gcc", "-O2", "-pthread", "-Wall", "-Wextra", "-Werror", "-isystem", d,
+                            "-o", exe, os.path.join(HERE, "luo_fill_selftest.c")],
+                           capture_output=True, text=True)
+        if p.returncode:
+            return False, "build: " + (p.stdout + p.stderr)[-300:]
+        p = subprocess.run([exe], capture_output=True, text=True, timeout=300)
+    last = (p.stdout.strip().splitlines() or [""])[-1]
+    return p.returncode == 0 and last.endswith(" 0 failed"), (p.stdout + p.stderr)[-300:]
 
 
 G1 = ["Linux version 7.2 (gen 1)", "KHOT 1 start 7.2", "KHOT 1 kexec_exec 2"]
