@@ -104,6 +104,9 @@ for c in "${configs[@]}"; do
 		configure "$c" "$out"
 		touched=$(git -C "$tree" diff-tree --no-commit-id --name-only -r --diff-filter=d "$commit" -- '*.c' |
 			grep -v '^tools/' || true)
+		# no C file: nothing to compile, no line (an n/a line says that
+		# C files were there and none is built under this config)
+		[ -n "$touched" ] || continue
 		# only what this config builds (make dir/file.o would compile any file)
 		objs=() skipped=()
 		on=" $(python3 "$TOP/scripts/kbuild-built.py" "$wt" "$out/.config" \

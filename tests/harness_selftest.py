@@ -13,6 +13,8 @@ catch, and PASS on the good one, so that none of them passes vacuously:
  - the predicted-failure classifier of the sparse scenarios;
  - memtest's "only scratch" ranges; the benchmark's refusal of timings of
    0 and of methods that disagree;
+ - config-matrix: a patch that no config compiles is a failure;
+ - tests/run.py's states: unlisted skips, xfail and XPASS, no own check;
  - the coverage tool's own self-test (tests/coverage.py);
  - luo-fill's data check itself (tests/luo_fill_selftest.c, built for the
    host): every flipped bit found, in both compare paths, with any number
@@ -126,6 +128,23 @@ def selftest(ctx):
           runner.expected_skip(exp, "kunit", "kunit: kho_radix.big") == "listed for a reason"
           and runner.expected_skip(exp, "kunit", "kunit: kho_radix.walk") is None, "")
 
+    # config-matrix: a patch "n/a" under every config was never compiled
+    out = "\n".join(["MATRIX ok debian 1 kho: fix a: 2 objects", "MATRIX n/a arm64 1 kho: fix a: nothing",
+                     "MATRIX n/a debian 2 kho: b: nothing", "MATRIX n/a arm64 2 kho: b: nothing",
+                     "MATRIX FAIL arm64 3 kho: c: warnings", "MATRIX ok debian series: 9 objects"])
+    got = [(cname, ok) for cname, ok, _ in scenarios.matrix_coverage(out)]
+    check(c, "%s: config-matrix fails a patch compiled under no config" % name,
+          got == [("config-matrix: patch %d compiled under some config" % n, ok)
+                  for n, ok in ((1, True), (2, False), (3, True))], repr(got))
+
+    # tests/run.py's verdicts: what each state counts as
+    scan = ("s: no kernel report " + runner.REPORT_SCAN, True, "")
+    for what, sc, checks, skip, want in VERDICT_CASES:
+        got = [(st, bool(fail)) for st, _, _, fail in
+               runner.verdicts(dict(EXPECT, s=(sc, "why")) if sc else EXPECT, "s",
+                               [scan if x == "scan" else x for x in checks], skip)]
+        check(c, "%s: run.py: %s" % (name, what), got == want, repr(got))
+
     # the sparse scenarios' predicted failure
     for what, lines, want in SPARSE_CASES:
         got = scenarios.predicted_failure(khovm.parse("\n".join(lines)))
@@ -193,6 +212,29 @@ SPARSE_CASES = [
     ("the successor fails some other way",
      G1 + ["Linux version 7.2 (gen 2)", "[ 0.1] Kernel panic - not syncing: VFS: Unable to mount root"],
      False),
+]
+
+# tests/run.py's verdicts: (what, expectation of scenario "s", its checks,
+# its skip, the (state, counted as failed) each gives)
+EXPECT = {"s: listed": ("skip", "why")}
+VERDICT_CASES = [
+    ("a passing check passes", None, [("s: a", True, "")], None, [("PASS", False)]),
+    ("a failing check fails", None, [("s: a", False, "")], None, [("FAIL", True)]),
+    ("a skip not listed is a failure", None, [("s: a", None, "")], None, [("SKIP", True)]),
+    ("a listed skip is only a skip", None, [("s: listed", None, "")], None, [("SKIP", False)]),
+    ("a skipped scenario not listed is a failure", None, [], "no disk", [("SKIP", True)]),
+    ("no check of its own, only the report scan, fails", None, ["scan"], None,
+     [("PASS", False), ("FAIL", True)]),
+    ("no check at all fails", None, [], None, [("FAIL", True)]),
+    ("xfail: a failing check is XFAIL", "xfail", [("s: a", False, ""), ("s: b", True, "")], None,
+     [("XFAIL", False), ("PASS", False)]),
+    ("xfail: every check passing is XPASS, a failure", "xfail", [("s: a", True, "")], None,
+     [("PASS", False), ("XPASS", True)]),
+    ("xfail never covers a kernel report", "xfail",
+     [("s: a", False, ""), ("s: no kernel report " + "(helper boots included)", False, "")], None,
+     [("XFAIL", False), ("FAIL", True)]),
+    ("xfail never covers a scenario that raised", "xfail", [("s: scenario raised", False, "")], None,
+     [("FAIL", True)]),
 ]
 
 SCENARIOS = [("harness-selftest", selftest)]

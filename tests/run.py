@@ -57,6 +57,42 @@ def expected_skip(exp, scenario, cname):
     return None
 
 
+def verdicts(exp, name, checks, skip):
+    """The states of scenario name's checks (or of its skip), as
+    (state, check name, detail, what to list as failed or None) tuples."""
+    if skip is not None:
+        checks = [(name, None, skip)]
+    kind = exp.get(name, ("", ""))[0]
+    if not [c for c in checks if not c[0].endswith(REPORT_SCAN)]:
+        # a scenario that made no check of its own proved nothing
+        checks = checks + [("%s: made checks of its own" % name, False, "none")]
+    ran = [ok for _, ok, _ in checks if ok is not None]
+    out = []
+    for cname, ok, detail in checks:
+        fail = None
+        if ok is None:
+            st = "SKIP"
+            why = expected_skip(exp, name, cname)
+            if why is None:
+                fail = cname + " (SKIP not listed in tests/expectations)"
+                detail += " [not an expected skip: a failure]"
+            else:
+                detail += " [expected: %s]" % why
+        elif kind == "xfail" and not cname.endswith(REPORT_SCAN) and \
+                not cname.endswith(": scenario raised"):
+            # xfail covers the scenario's own checks, never a kernel
+            # report or a broken scenario
+            st = "XFAIL" if not ok else "PASS"
+        else:
+            st = "PASS" if ok else "FAIL"
+            fail = None if ok else cname
+        out.append((st, cname, detail, fail))
+    if kind == "xfail" and ran and all(ran):
+        out.append(("XPASS", name, "expected to fail (%s) but every check passed" % exp[name][1],
+                    name + " (XPASS: remove it from tests/expectations)"))
+    return out
+
+
 def run_one(ctx, name, fn):
     """Run one scenario: (checks, None), or (None, why) when it skipped."""
     scenarios.boots_begin()
@@ -126,40 +162,17 @@ def main():
         selected.append((name, fn))
 
     def report(name, result, elapsed, header=None):
-        checks, skip = result
         if header is not None:
             print("== %s%s" % (name, header), flush=True)
-        if skip is not None:
-            checks = [(name, None, skip)]
-        kind = exp.get(name, ("", ""))[0]
-        if not [c for c in checks if not c[0].endswith(REPORT_SCAN)]:
-            # a scenario that made no check of its own proved nothing
-            checks = checks + [("%s: made checks of its own" % name, False, "none")]
-        ran = [ok for _, ok, _ in checks if ok is not None]
-        for cname, ok, detail in checks:
-            if ok is None:
-                st = "SKIP"
-                why = expected_skip(exp, name, cname)
-                if why is None:
-                    failed.append(cname + " (SKIP not listed in tests/expectations)")
-                    detail += " [not an expected skip: a failure]"
-                else:
-                    detail += " [expected: %s]" % why
-            elif kind == "xfail" and not cname.endswith(REPORT_SCAN) and \
-                    not cname.endswith(": scenario raised"):
-                # xfail covers the scenario's own checks, never a kernel
-                # report or a broken scenario
-                st = "XFAIL" if not ok else "PASS"
-            else:
-                st = "PASS" if ok else "FAIL"
+        for st, cname, detail, fail in verdicts(exp, name, *result):
             counts[st] += 1
-            if st == "FAIL":
-                failed.append(cname)
-            print("%-5s %s%s" % (st, cname, (": " + detail) if detail and st != "PASS" else ""), flush=True)
-        if kind == "xfail" and ran and all(ran):
-            counts["XPASS"] += 1
-            failed.append(name + " (XPASS: remove it from tests/expectations)")
-            print("XPASS %s: expected to fail (%s) but every check passed" % (name, exp[name][1]))
+            if fail:
+                failed.append(fail)
+            if st == "XPASS":
+                print("XPASS %s: %s" % (cname, detail))
+            else:
+                print("%-5s %s%s" % (st, cname, (": " + detail) if detail and st != "PASS" else ""),
+                      flush=True)
         print("   (%s: %.0fs)" % (name, elapsed), flush=True)
 
     # The build-only scenarios (scenarios.BACKGROUND) run in a thread of

@@ -728,8 +728,22 @@ def bisect(ctx):
 def config_matrix(ctx):
     """Every patch's touched C files, W=1 and sparse, under Debian's config
     with the series on, with parts of it off, and arm64 defconfig
-    (scripts/config-matrix.sh)."""
-    return script_checks(ctx, "config-matrix.sh", "MATRIX", [ctx.args.tree])
+    (scripts/config-matrix.sh). A patch whose C files no config builds
+    ("n/a" in every one) was never compiled: that fails too."""
+    c = script_checks(ctx, "config-matrix.sh", "MATRIX", [ctx.args.tree])
+    with open(os.path.join(ctx.out, "config-matrix.sh.log")) as f:
+        return c + matrix_coverage(f.read())
+
+
+def matrix_coverage(out):
+    """One check per patch that config-matrix.sh names: compiled (ok or
+    FAIL) under at least one config, not only "n/a" ones."""
+    seen = {}
+    for m in re.finditer(r"^MATRIX (ok|FAIL|n/a) \S+ (\d+) ", out, re.M):
+        n = int(m.group(2))
+        seen[n] = seen.get(n, False) or m.group(1) != "n/a"
+    return [("config-matrix: patch %d compiled under some config" % n, built,
+             "" if built else "n/a under every config") for n, built in sorted(seen.items())]
 
 
 def interop(ctx, name, first, chain):
