@@ -1,0 +1,92 @@
+"""Purgatory's digest with KHO (patch 35). Generation 1 loads the next
+kernel with kexec_file, then changes one bit of the loaded image (the test
+knob "kexec-segment" of kho/out/corrupt: the last byte of the kernel
+segment's zero fill, which the kernel does not need to boot) and kexecs.
+
+ - digest-kept: the default (kho_skip_digest off) hashes every segment,
+   so purgatory finds the changed bit and never starts the successor: no
+   second kernel banner may appear. The load says nothing about leaving
+   segments out.
+ - digest-lockdown: kho_skip_digest=1, but the kernel is locked down
+   (integrity) before the load: the load says it checks every segment
+   because of the lockdown, and purgatory refuses the changed image.
+ - digest-skipped: with kho_skip_digest=1 (image not signature-verified,
+   no lockdown, no IMA: nothing binds the segments to a verified image),
+   the load says which segments it left out, and the successor boots
+   although its image changed after the load: the skip happened, and
+   only where the message says.
+"""
+import re
+
+from scenarios import check, gen_checks
+
+SKIPPED = re.compile(r"kho_skip_digest: (\d+) of (\d+) segments, in KHO scratch, left out")
+CHANGED = re.compile(r"test: loaded kexec segment \d+ changed on purpose")
+
+
+def corrupted(c, name, g1):
+    check(c, "%s: gen 1 changed a bit of the loaded image, then kexec'd" % name,
+          g1 and g1.fact("corrupted") == "kexec-segment" and g1.grep(CHANGED)
+          and g1.fact("kexec_exec") == "2",
+          "corrupted=%s corrupt_failed=%s kexec_exec=%s" % (
+              g1.fact("corrupted"), g1.fact("corrupt_failed"), g1.fact("kexec_exec"))
+          if g1 else "no gen 1")
+
+
+def refused(c, name, run):
+    check(c, "%s: purgatory refused the changed image: no successor started" % name,
+          len(run.gens) == 1 and run.timed_out,
+          "%d kernel banner(s)%s" % (len(run.gens), "" if run.timed_out else ", not timed out"))
+
+
+# purgatory spins forever on a bad digest: such a run ends at the timeout
+REFUSED_TIMEOUT = 75
+
+
+def digest_kept(ctx):
+    c = []
+    name = "digest-kept"
+    run = ctx.boot(name, "kho=on khot.segcorrupt=1", gens=2, timeout=REFUSED_TIMEOUT)
+    g1 = run.gens[0] if run.gens else None
+    corrupted(c, name, g1)
+    check(c, "%s: the load left no segment out of the digest" % name,
+          g1 and not g1.grep(r"kho_skip_digest:"), " ".join(g1.grep(r"kho_skip_digest:")) if g1 else "")
+    refused(c, name, run)
+    return c
+
+
+def digest_lockdown(ctx):
+    c = []
+    name = "digest-lockdown"
+    run = ctx.boot(name, "kho=on kho_skip_digest=1 khot.lockdown=1 khot.segcorrupt=1", gens=2,
+                   timeout=REFUSED_TIMEOUT)
+    g1 = run.gens[0] if run.gens else None
+    check(c, "%s: gen 1 locked itself down before the load" % name,
+          g1 and "[integrity]" in (g1.fact("lockdown") or ""),
+          "lockdown=%s lockdown_failed=%s" % (g1.fact("lockdown"), g1.fact("lockdown_failed"))
+          if g1 else "no gen 1")
+    corrupted(c, name, g1)
+    kept = g1.grep(r"kho_skip_digest: every segment is checked: the kernel is locked down") if g1 else []
+    check(c, "%s: the load kept every segment because of the lockdown" % name,
+          kept and not g1.grep(SKIPPED), " ".join(g1.grep(r"kho_skip_digest:")) if g1 else "")
+    refused(c, name, run)
+    return c
+
+
+def digest_skipped(ctx):
+    c = []
+    name = "digest-skipped"
+    run = ctx.boot(name, "kho=on kho_skip_digest=1 khot.segcorrupt=1", gens=2)
+    reached = gen_checks(c, run, name, 2)
+    g1 = run.gens[0] if run.gens else None
+    corrupted(c, name, g1)
+    m = SKIPPED.search("\n".join(g1.grep(SKIPPED))) if g1 else None
+    check(c, "%s: the load says it left the segments in scratch out (at least one)" % name,
+          m and 0 < int(m.group(1)) <= int(m.group(2)), m.group(0) if m else "no such line")
+    check(c, "%s: nothing bound the image, so nothing was kept on purpose" % name,
+          g1 and not g1.grep(r"kho_skip_digest: every segment is checked"), "")
+    return c
+
+
+SCENARIOS = [("digest-kept", digest_kept), ("digest-lockdown", digest_lockdown),
+             ("digest-skipped", digest_skipped)]
