@@ -158,9 +158,9 @@ def table(rows):
            "| to init, best (s) | to memfd verified, cold"
            " (s) | to memfd verified, best (s) | memfd restore, best (s) |",
            "|---|---|---|---|---|---|---|---|---|"]
-    ran = {r["kernel"] for r in rows}
+    ran = {(r["kernel"], r["load"]) for r in rows}
     for load, _, kernels in LOADS:
-        for who in [k for k in kernels if k in ran]:
+        for who in [k for k in kernels if (k, load) in ran]:
             out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 load, who, fmt(best(rows, who, load, "exec_to_init", 1)),
                 fmt(median(rows, who, load, "exec_to_init")),
@@ -172,7 +172,7 @@ def table(rows):
     out += ["", "| load | kernel | added to a KHO boot with nothing preserved, median (s) "
             "| the same, best (s) |", "|---|---|---|---|"]
     for load, _, kernels in LOADS[1:]:
-        for who in [k for k in kernels if k in ran]:
+        for who in [k for k in kernels if (k, load) in ran]:
             a, b = best(rows, who, load, "exec_to_init"), best(rows, who, "none", "exec_to_init")
             ma, mb = median(rows, who, load, "exec_to_init"), median(rows, who, "none", "exec_to_init")
             out.append("| %s | %s | %s | %s |" % (load, who, fmt(ma - mb if ma is not None and mb else None),
