@@ -37,7 +37,7 @@ def corrupted(c, name, g1):
 def refused(c, name, run):
     """Purgatory prints nothing when it refuses: the evidence is that the
     predecessor got as far as handing over to it, and no second kernel
-    banner came until the timeout, about a minute later (a successor that
+    banner came until the timeout, 50 s after QEMU started (a successor that
     starts shows its banner within seconds)."""
     g1 = run.gens[0] if run.gens else None
     check(c, "%s: gen 1 went into the kexec (\"Starting new kernel\")" % name,
@@ -48,7 +48,7 @@ def refused(c, name, run):
 
 
 # purgatory spins forever on a bad digest: such a run ends at the timeout
-REFUSED_TIMEOUT = 75
+REFUSED_TIMEOUT = 50
 
 
 def digest_kept(ctx):
