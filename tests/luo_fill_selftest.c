@@ -10,8 +10,8 @@
  * threads: the clean buffer must pass with the right number of holes; one
  * flipped bit at each probe offset must give exactly one bad page, at that
  * page and word, and so must each of the 64 bits of one word; of two
- * bad pages far apart, the first is the one reported; and the check against another seed (a stale copy) must find
- * every written page bad. Prints one line per failed case and a summary;
+ * bad pages far apart, the first is the one reported; and the check
+ * against another seed (a stale copy) must find every written page bad. Prints one line per failed case and a summary;
  * exits 1 on any failure.
  */
 #define main luo_fill_main
@@ -45,11 +45,9 @@ int main(void)
 
 	if (!m)
 		return 2;
-#ifdef __x86_64__
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx2"))
-		impl[1] = page_diff_avx2;
-#endif
+	/* luo-fill's own dispatch: the AVX2 path wherever luo-fill takes it */
+	if (!strcmp(pick_page_diff(), "avx2"))
+		impl[1] = page_diff;
 	memset(m, 0, PAGES * PAGE);
 	for (p = 0; p < PAGES; p++) {
 		if (hole(p))

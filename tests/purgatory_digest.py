@@ -25,6 +25,11 @@ SKIPPED = re.compile(r"kho_skip_digest: (\d+) of (\d+) segments, in KHO scratch,
 CHANGED = re.compile(r"test: loaded kexec segment \d+ changed on purpose")
 
 
+def digest_lines(g1):
+    """The load's kho_skip_digest lines, as one string."""
+    return " ".join(g1.grep(r"kho_skip_digest:")) if g1 else ""
+
+
 def corrupted(c, name, g1):
     check(c, "%s: gen 1 changed a bit of the loaded image, then kexec'd" % name,
           g1 and g1.fact("corrupted") == "kexec-segment" and g1.grep(CHANGED)
@@ -58,7 +63,7 @@ def digest_kept(ctx):
     g1 = run.gens[0] if run.gens else None
     corrupted(c, name, g1)
     check(c, "%s: the load left no segment out of the digest" % name,
-          g1 and not g1.grep(r"kho_skip_digest:"), " ".join(g1.grep(r"kho_skip_digest:")) if g1 else "")
+          g1 and not digest_lines(g1), digest_lines(g1))
     refused(c, name, run)
     return c
 
@@ -76,7 +81,7 @@ def digest_lockdown(ctx):
     corrupted(c, name, g1)
     kept = g1.grep(r"kho_skip_digest: every segment is checked: the kernel is locked down") if g1 else []
     check(c, "%s: the load kept every segment because of the lockdown" % name,
-          kept and not g1.grep(SKIPPED), " ".join(g1.grep(r"kho_skip_digest:")) if g1 else "")
+          kept and not g1.grep(SKIPPED), digest_lines(g1))
     refused(c, name, run)
     # the control: the same lockdown, no change to the image, boots on
     run = ctx.boot(name + "-control", "kho=on kho_skip_digest=1 khot.lockdown=1", gens=2)
@@ -95,7 +100,7 @@ def digest_skipped(ctx):
     reached = gen_checks(c, run, name, 2)
     g1 = run.gens[0] if run.gens else None
     corrupted(c, name, g1)
-    m = SKIPPED.search("\n".join(g1.grep(SKIPPED))) if g1 else None
+    m = SKIPPED.search(digest_lines(g1))
     check(c, "%s: the load says it left the segments in scratch out (at least one)" % name,
           m and 0 < int(m.group(1)) <= int(m.group(2)), m.group(0) if m else "no such line")
     check(c, "%s: nothing bound the image, so nothing was kept on purpose" % name,
