@@ -1,4 +1,4 @@
-"""A LUO memfd restored run by run (patches 36-37), on layouts that cut the
+"""A LUO memfd restored run by run (patches 44-46), on layouts that cut the
 runs. guest/luo-fill.c reads where the memfd's pages lie from
 /proc/self/pagemap in the predecessor and prints it ("frames: R runs, S
 pow2 steps, O other steps, L below 4 GiB"); the successor restores the
@@ -8,9 +8,10 @@ memfd and checks every page's stamp.
    long runs, which the successor restores with kho_restore_folios().
  - memfd-gaps-numa: a 1 GiB memfd filled with one page of an unpreserved
    memfd after every third page (luo-fill --gaps), on two NUMA nodes. Most
-   neighbours are then two frames apart: a pair that kho_restore_folios()
-   would take as order-1 folios, which it refuses, so the successor falls
-   back to kho_restore_folio() there, and runs of two or three pages
+   neighbours are then two frames apart: a pair that would pass for
+   order-1 folios if the order were guessed from the spacing; the
+   successor reads the order from the handover (kho_preserved_order()),
+   so such pairs are runs of one, and runs of two or three pages
    elsewhere. Node 0 has 1 GiB, so the memfd spills over to node 1, whose
    highest zone (above 4 GiB) comes first: it lies on both nodes, below
    and above 4 GiB, in more than one zone.
