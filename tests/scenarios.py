@@ -1111,12 +1111,13 @@ import distro  # noqa: E402
 import arm64  # noqa: E402
 import memfd_runs  # noqa: E402
 import purgatory_digest  # noqa: E402
+import fault_reserve  # noqa: E402
 import harness_selftest  # noqa: E402
 ALL = harness_selftest.SCENARIOS + ALL
 ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
         + hugetlb_cma.SCENARIOS + early_users.SCENARIOS + corrupt_partial.SCENARIOS
         + kunit_tool.SCENARIOS + distro.SCENARIOS + arm64.SCENARIOS + memfd_runs.SCENARIOS
-        + purgatory_digest.SCENARIOS)
+        + purgatory_digest.SCENARIOS + fault_reserve.SCENARIOS)
 
 # Scenarios repeated on the sanitizer kernel (KASAN, UBSAN, lockdep): every
 # one that boots our kernel first (the base-* ones boot the bare base), but
