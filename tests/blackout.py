@@ -28,7 +28,7 @@ guest (11 GiB, 2 CPUs, TCG). With --kernel-deferred and
 CONFIG_DEFERRED_STRUCT_PAGE_INIT (configs/deferred.fragment) run the
 "none" and 8 GiB loads too, as "ours+dsi" and "7.3+dsi". Purgatory's
 digest: ours checks every segment by default, 7.3 skips the digest of
-every KHO kexec; "ours+skip" is ours with kho_skip_digest=1 (patch 45),
+every KHO kexec; "ours+skip" is ours with kho_skip_digest=1 (patch 46),
 the like-for-like comparison with 7.3 on that point. Rounds go ours,
 ours+skip, 7.3, ... per load, so drift in the host's load falls on all;
 the table gives the first round (cold: QEMU's translation cache empty),

@@ -1,4 +1,4 @@
-"""A bad chunk or blob among good ones costs only itself (patches 34-39).
+"""A bad chunk or blob among good ones costs only itself (patches 35-40).
 
 Generation 1 preserves test_kho's data and, through LUO, a memfd of
 64 MiB (guest/luo-fill), then damages one piece of its handover with the

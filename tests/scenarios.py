@@ -395,16 +395,20 @@ def extension(ctx):
 
 
 def init_fails(ctx):
-    """kho_init() fails in a first boot (test-only kho_test_fail_init): the
-    scratch areas go back to the page allocator as movable memory. With
+    """kho_init() fails in a first boot (fail_kho_init=, the kernel's fault
+    injection): the scratch areas go back to the page allocator as movable
+    memory. With
     DEFERRED_STRUCT_PAGE_INIT (the sanitizer kernel, debug-kho-init-fails)
     the memory map made their pageblocks MIGRATE_CMA at memblock_free_all(),
     which only a working kho_init() accounts as CMA; none may be left."""
     c = []
     name = "kho-init-fails"
-    run = ctx.boot(name, "kho=on kho_test_fail_init", gens=1, mem="2G")
+    run = ctx.boot(name, "kho=on fail_kho_init=1,100,0,1", gens=1, mem="2G")
     reached = gen_checks(c, run, name, 1)
     for g in reached:
+        forced = g.grep(r"FAULT_INJECTION: forcing a failure")
+        check(c, "%s: the failure was injected, once" % name, len(forced) == 1,
+              "%d lines" % len(forced))
         msg = g.grep(r"KHO: disabled: setting up the handover failed")
         check(c, "%s: one message says KHO is off and why" % name, len(msg) == 1,
               msg[0] if msg else "no message")
