@@ -16,7 +16,7 @@ generation 2 would have 16 MiB more than generation 1.
 """
 import re
 
-from scenarios import Skip, check, gen_checks, luo_filled
+from scenarios import FAULT_FORCED as FORCED, Skip, check, gen_checks, luo_filled
 
 # The failing call: late enough that the runs before it hold more memory
 # than the MemTotal tolerance (checked below, not assumed).
@@ -26,7 +26,6 @@ AREA_MIB = 16
 REVIVED = r"Revived memory reservation 'oops' from KHO"
 FAILED = re.compile(r"KHO: reserving preserved memory failed \((-?\d+)\) after (\d+) pages in (\d+) runs; "
                     r"released them, memblock.reserved (\d+) -> (\d+) regions")
-FORCED = r"FAULT_INJECTION: forcing a failure"
 DROPPED = r"KHO: handover from the previous kernel: dropped: its preserved memory could not be reserved"
 TOLERANCE_KIB = 4096
 

@@ -396,6 +396,8 @@ def extension(ctx):
 
 INIT_FAILS_SCRATCH_MIB = (16, 256, 16)  # kho_scratch= lowmem, global, per node (one node)
 AVAILABLE = re.compile(r"Memory: (\d+)K/(\d+)K available")
+# One line per failure the fault attributes (fail_kho_*=) inject.
+FAULT_FORCED = r"FAULT_INJECTION: forcing a failure"
 
 
 def init_fails(ctx):
@@ -414,7 +416,7 @@ def init_fails(ctx):
                    gens=1, mem="2G")
     reached = gen_checks(c, run, name, 1)
     for g in reached:
-        forced = g.grep(r"FAULT_INJECTION: forcing a failure")
+        forced = g.grep(FAULT_FORCED)
         check(c, "%s: the failure was injected, once" % name, len(forced) == 1,
               "%d lines" % len(forced))
         msg = g.grep(r"KHO: disabled: setting up the handover failed")
