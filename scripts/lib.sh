@@ -87,19 +87,24 @@ SRC
 }
 
 # check_fragments <.config> <fragment...>: every line of the fragments holds
-# in the config after olddefconfig ("=n": the option is off). Prints what
-# does not; returns non-zero then.
+# in the config after olddefconfig ("=n": the option is off); where two
+# fragments set one option, the later one counts, as in the config. Prints
+# what does not hold; returns non-zero then.
 check_fragments() {
 	local cfg=$1 line opt bad=0; shift
+	local -A last=()
 	while IFS= read -r line; do
 		case "$line" in ''|'#'*) continue;; esac
-		opt=${line%%=*}
+		last[${line%%=*}]=$line
+	done < <(cat "$@")
+	for opt in "${!last[@]}"; do
+		line=${last[$opt]}
 		if [ "${line#*=}" = n ]; then
 			grep -qx "$opt=[ym]" "$cfg" && { echo "config: $opt should be off but is on" >&2; bad=1; }
 		else
 			grep -qxF "$line" "$cfg" || { echo "config: $line did not survive olddefconfig (got: $(grep "^$opt=\|# $opt is" "$cfg" || echo missing))" >&2; bad=1; }
 		fi
-	done < <(cat "$@")
+	done
 	return $bad
 }
 

@@ -26,14 +26,20 @@ to three pages, the scattered case). All boots use the same
 guest (11 GiB, 2 CPUs, TCG). With --kernel-deferred and
 --upstream-deferred, the same kernels built with
 CONFIG_DEFERRED_STRUCT_PAGE_INIT (configs/deferred.fragment) run the
-"none" and 8 GiB loads too, as "ours+dsi" and "7.3+dsi". Purgatory's
+"none" and 8 GiB loads too, as "ours+dsi" and "7.3+dsi"; with
+--kernel-nodebug, ours built with CONFIG_KEXEC_HANDOVER_DEBUG off
+(configs/nodebug.fragment; on in the others) runs them as "ours-nodbg".
+--kernels picks kernels by name. Purgatory's
 digest: ours checks every segment by default, 7.3 skips the digest of
 every KHO kexec; "ours+skip" is ours with kho_skip_digest=1 (patch 46),
 the like-for-like comparison with 7.3 on that point. Rounds go ours,
 ours+skip, 7.3, ... per load, so drift in the host's load falls on all;
 the table gives the first round (cold: QEMU's translation cache empty),
-the median and the spread (lowest to highest) of all rounds, and the
-best."""
+the median and the spread (lowest to highest) of all rounds (5 by
+default), and the best. What a load adds to the boot with nothing
+preserved is given as the difference of the medians and, per round, as
+the load's boot minus the empty boot of the same kernel and round: the
+median and spread of those differences."""
 import argparse
 import csv
 import os
@@ -49,9 +55,9 @@ from scenarios import luo_verified  # noqa: E402
 MEM = "11G"
 BASE = "kho=on liveupdate=on kunit.enable=0 khot.nodump=1 khot.luo_first=1"
 LOADS = [  # name, command line, kernels
-    ("none", "", ("ours", "ours+skip", "7.3", "ours+dsi", "7.3+dsi")),
+    ("none", "", ("ours", "ours+skip", "ours-nodbg", "7.3", "ours+dsi", "7.3+dsi")),
     ("memfd 1 GiB", "khot.luo_mib=1024", ("ours", "7.3")),
-    ("memfd 8 GiB", "khot.luo_mib=8192", ("ours", "ours+skip", "7.3", "ours+dsi", "7.3+dsi")),
+    ("memfd 8 GiB", "khot.luo_mib=8192", ("ours", "ours+skip", "ours-nodbg", "7.3", "ours+dsi", "7.3+dsi")),
     ("knob 1 GiB", "khot.bench_mib=1024", ("ours",)),
     ("knob 8 GiB", "khot.bench_mib=8192", ("ours", "ours+dsi")),
     ("memfd 512 MiB, holes", "khot.luo_mib=512 khot.luo_gaps=1", ("ours", "7.3")),
@@ -59,7 +65,7 @@ LOADS = [  # name, command line, kernels
 # kernel -> (argument with its bzImage, image in the initrd's /boot it
 # kexecs, words added to the command line)
 KERNELS = {"ours": ("kernel", "bzImage", ""), "ours+skip": ("kernel", "bzImage", "kho_skip_digest=1"),
-           "7.3": ("upstream", "v73", ""),
+           "ours-nodbg": ("kernel_nodebug", "ours-nodebug", ""), "7.3": ("upstream", "v73", ""),
            "ours+dsi": ("kernel_deferred", "ours-dsi", ""), "7.3+dsi": ("upstream_deferred", "v73-dsi", "")}
 SPANS = ["exec_to_init", "exec_to_restored", "exec_to_verified", "restore"]
 
@@ -137,11 +143,29 @@ def best(rows, who, load, key, rnd=None):
     return v[0] if v else None
 
 
-def median(rows, who, load, key):
-    v = values(rows, who, load, key)
+def mid(v):
     if not v:
         return None
     return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
+def paired(rows, who, load):
+    """Per round, the load's time to init minus the time to init with
+    nothing preserved, same kernel, same round (the two boots ran one
+    after the other); sorted."""
+    out = []
+    for r in rows:
+        if r["kernel"] != who or r["load"] != load or r["exec_to_init"] == "" or not r["verified"]:
+            continue
+        z = [q["exec_to_init"] for q in rows if q["kernel"] == who and q["load"] == "none"
+             and q["round"] == r["round"] and q["exec_to_init"] != ""]
+        if z:
+            out.append(r["exec_to_init"] - z[0])
+    return sorted(out)
+
+
+def median(rows, who, load, key):
+    return mid(values(rows, who, load, key))
 
 
 def spread(rows, who, load, key):
@@ -169,14 +193,18 @@ def table(rows):
                 fmt(best(rows, who, load, "exec_to_verified", 1)),
                 fmt(best(rows, who, load, "exec_to_verified")),
                 fmt(best(rows, who, load, "restore"))))
-    out += ["", "| load | kernel | added to a KHO boot with nothing preserved, median (s) "
-            "| the same, best (s) |", "|---|---|---|---|"]
+    out += ["", "| load | kernel | added to a KHO boot with nothing preserved: median minus median (s) "
+            "| per round, median (s) | per round, spread (s) | the same, best minus best (s) |",
+            "|---|---|---|---|---|"]
     for load, _, kernels in LOADS[1:]:
         for who in [k for k in kernels if (k, load) in ran]:
             a, b = best(rows, who, load, "exec_to_init"), best(rows, who, "none", "exec_to_init")
             ma, mb = median(rows, who, load, "exec_to_init"), median(rows, who, "none", "exec_to_init")
-            out.append("| %s | %s | %s | %s |" % (load, who, fmt(ma - mb if ma is not None and mb else None),
-                                                 fmt(a - b if a is not None and b else None)))
+            d = paired(rows, who, load)
+            out.append("| %s | %s | %s | %s | %s | %s |" % (
+                load, who, fmt(ma - mb if ma is not None and mb else None),
+                fmt(mid(d)), "%.2f-%.2f" % (d[0], d[-1]) if d else "-",
+                fmt(a - b if a is not None and b else None)))
     return "\n".join(out)
 
 
@@ -205,9 +233,11 @@ def main():
     ap.add_argument("--kernel-deferred", help="our bzImage with deferred struct page init")
     ap.add_argument("--upstream-deferred", help="7.3's bzImage with deferred struct page init")
     ap.add_argument("--initrd", required=True,
-                    help="initrd with /boot/{bzImage,v73,ours-dsi,v73-dsi} and luo-fill")
+                    help="initrd with /boot/{bzImage,v73,ours-dsi,v73-dsi,ours-nodebug} and luo-fill")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--kernel-nodebug", help="our bzImage without CONFIG_KEXEC_HANDOVER_DEBUG")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--kernels", help="regex of kernels to run (ours, ours+skip, ours-nodbg, 7.3, ...)")
     ap.add_argument("--only", help="regex of loads to run")
     ap.add_argument("--from-logs", action="store_true", help="re-read the last run's logs")
     args = ap.parse_args()
@@ -219,6 +249,8 @@ def main():
             if args.only and not re.search(args.only, load):
                 continue
             for who in kernels:
+                if args.kernels and not re.fullmatch(args.kernels, who):
+                    continue
                 if getattr(args, KERNELS[who][0]):
                     rows.append(boot(args, who, load, cmd, rnd))
     with open(os.path.join(args.out, "blackout.csv"), "w", newline="") as f:
