@@ -11,14 +11,19 @@
 # and the project's Signed-off-by lines replaced by the sender's
 # git config user.name and user.email. patches/ is left alone.
 . "$(dirname "$0")/lib.sh"
-resign=
-if [ "${1:-}" = --resign ]; then
-	resign=1
-	shift
+resign= dir=
+for a in "$@"; do
+	case "$a" in
+	--resign) resign=1;;
+	-*) die "unknown option $a (usage: scripts/export.sh [--resign] [dir])";;
+	*) [ -z "$dir" ] || die "one tree only (usage: scripts/export.sh [--resign] [dir])"; dir=$a;;
+	esac
+done
+if [ -n "$resign" ]; then
 	me_name=$(git -C "$TOP" config user.name) || die "--resign: set git config user.name"
 	me_email=$(git -C "$TOP" config user.email) || die "--resign: set git config user.email"
 fi
-dir=${1:-$BUILD/linux}
+dir=${dir:-$BUILD/linux}
 git -C "$dir" rev-parse -q --verify kho-base >/dev/null || die "$dir has no kho-base tag"
 n=$(git -C "$dir" rev-list --count kho-base..HEAD)
 [ "$n" -gt 0 ] || die "no commits on top of kho-base in $dir"
@@ -42,38 +47,47 @@ PY
 sed -i -e '1s/^From [0-9a-f]* /From 0000000000000000000000000000000000000000 /' \
 	-e 's/^Date: .*/Date: Mon, 23 Nov 2026 00:00:00 +0000/' "$tmp"/*.patch
 if [ -n "$resign" ]; then
+	[ "$(printf '%s' "$me_email" | tr A-Z a-z)" != "$(printf '%s' "$email" | tr A-Z a-z)" ] ||
+		die "--resign: git config user.email is the project's address; set your own"
 	python3 - "$name" "$email" "$me_name" "$me_email" "$tmp"/*.patch <<'PY'
 import re
 import sys
-from email.header import Header
+from email.utils import formataddr
 old_name, old_email, name, email = sys.argv[1:5]
-try:
-    name.encode("ascii")
-    shown = name
-except UnicodeEncodeError:
-    shown = Header(name, "utf-8").encode()
+new_from = "From: " + formataddr((name, email), charset="utf-8")
+old_sob = "Signed-off-by: %s <%s>" % (old_name, old_email)
+new_sob = "Signed-off-by: %s <%s>" % (name, email)
 for path in sys.argv[5:]:
-    text = open(path, encoding="utf-8").read()
+    text = open(path, encoding="utf-8", errors="surrogateescape").read()
     head, sep, body = text.partition("\n\n")
-    # The From: header, folded over lines or not, up to the next header.
-    head = re.sub(r"^From: .*(\n[ \t].*)*", "From: %s <%s>" % (shown, email), head,
-                  count=1, flags=re.M)
-    if shown != name and "\nContent-Type:" not in head:
-        # The Signed-off-by line below is UTF-8: say so, as format-patch does.
-        head += ("\nMIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8"
-                 "\nContent-Transfer-Encoding: 8bit")
-    body = body.replace("Signed-off-by: %s <%s>" % (old_name, old_email),
-                        "Signed-off-by: %s <%s>" % (name, email))
-    open(path, "w", encoding="utf-8").write(head + sep + body)
+    # The From: header, folded over lines or not, up to the next header;
+    # only where it names the project: another author keeps the patch.
+    m = re.search(r"^From: .*(\n[ \t].*)*", head, flags=re.M)
+    if m and old_email.lower() in m.group(0).lower():
+        head = head[:m.start()] + new_from + head[m.end():]
+        if not name.isascii() and "\nContent-Type:" not in head:
+            # The Signed-off-by line below is UTF-8: say so, as format-patch does.
+            head += ("\nMIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8"
+                     "\nContent-Transfer-Encoding: 8bit")
+    # Trailer lines only (a line of its own in the message), never diff text.
+    msg, diff_sep, diff = body.partition("\n---\n")
+    msg = "\n".join(new_sob if l == old_sob else l for l in msg.split("\n"))
+    # The cover letter's shortlog heads each author's patches with the name.
+    msg = re.sub(r"^%s (\(\d+\):)$" % re.escape(old_name),
+                 lambda m: "%s %s" % (name, m.group(1)), msg, flags=re.M)
+    open(path, "w", encoding="utf-8", errors="surrogateescape").write(
+        head + sep + msg + diff_sep + diff)
 PY
+	# Nothing may still name the project as a person: checked before the
+	# series is written anywhere.
+	left=$(grep -l -i -F -e "$email" -e "$name" "$tmp"/*.patch || true)
+	[ -z "$left" ] || { rm -rf "$tmp"; die "still naming the project ($name <$email>) in: $left"; }
 	out=$BUILD/resigned
 	rm -rf "$out"
 	mkdir -p "$out"
 	cp "$tmp"/*.patch "$out/"
 	(cd "$out" && ls [0-9]*.patch | grep -v '^0000-' > series)
 	rm -rf "$tmp"
-	left=$(grep -l -F "$email" "$out"/*.patch || true)
-	[ -z "$left" ] || die "still naming $email outside From: and Signed-off-by: in $left"
 	log "exported $n patches to ${out#"$TOP"/}, signed by $me_name <$me_email>; patches/ unchanged"
 	exit 0
 fi

@@ -151,8 +151,9 @@ def mid(v):
 
 def paired(rows, who, load):
     """Per round, the load's time to init minus the time to init with
-    nothing preserved, same kernel, same round (the two boots ran one
-    after the other); sorted."""
+    nothing preserved, same kernel, same round (the same few minutes of
+    the run: a round boots every kernel with nothing preserved, then with
+    each load); sorted."""
     out = []
     for r in rows:
         if r["kernel"] != who or r["load"] != load or r["exec_to_init"] == "" or not r["verified"]:
@@ -203,7 +204,7 @@ def table(rows):
             d = paired(rows, who, load)
             out.append("| %s | %s | %s | %s | %s | %s |" % (
                 load, who, fmt(ma - mb if ma is not None and mb else None),
-                fmt(mid(d)), "%.2f-%.2f" % (d[0], d[-1]) if d else "-",
+                fmt(mid(d)), "%.2f to %.2f" % (d[0], d[-1]) if d else "-",
                 fmt(a - b if a is not None and b else None)))
     return "\n".join(out)
 
