@@ -155,13 +155,11 @@ def paired(rows, who, load):
     the run: a round boots every kernel with nothing preserved, then with
     each load); sorted."""
     out = []
-    for r in rows:
-        if r["kernel"] != who or r["load"] != load or r["exec_to_init"] == "" or not r["verified"]:
-            continue
-        z = [q["exec_to_init"] for q in rows if q["kernel"] == who and q["load"] == "none"
-             and q["round"] == r["round"] and q["exec_to_init"] != ""]
-        if z:
-            out.append(r["exec_to_init"] - z[0])
+    for rnd in sorted({r["round"] for r in rows}):
+        a = values(rows, who, load, "exec_to_init", rnd)
+        z = values(rows, who, "none", "exec_to_init", rnd)
+        if a and z:
+            out.append(a[0] - z[0])
     return sorted(out)
 
 
@@ -196,7 +194,7 @@ def table(rows):
                 fmt(best(rows, who, load, "restore"))))
     out += ["", "| load | kernel | added to a KHO boot with nothing preserved: median minus median (s) "
             "| per round, median (s) | per round, spread (s) | the same, best minus best (s) |",
-            "|---|---|---|---|---|"]
+            "|---|---|---|---|---|---|"]
     for load, _, kernels in LOADS[1:]:
         for who in [k for k in kernels if (k, load) in ran]:
             a, b = best(rows, who, load, "exec_to_init"), best(rows, who, "none", "exec_to_init")
