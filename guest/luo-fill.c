@@ -15,6 +15,8 @@
  *                                      runs with one-frame holes between them
  *   luo-fill --check [--seed S] <MiB>  after the kexec: retrieve the memfd
  *                                      and verify all of it
+ *   --session NAME                     any of these with session NAME
+ *                                      instead of "khot-bench"
  *
  * The data: every byte of the file depends on its offset and on the seed
  * (guest/init passes the generation that filled it), so a page restored at
@@ -48,7 +50,8 @@
 #include <unistd.h>
 #include <linux/liveupdate.h>
 
-#define SESSION "khot-bench"
+/* the session, "khot-bench" unless --session names another */
+static const char *session = "khot-bench";
 #define TOKEN 0x6b686f74ULL
 #define PAGE 4096UL
 #define WORDS (PAGE / 8)
@@ -277,7 +280,7 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 	layout(m, pages, frames, sizeof(frames));
 	munmap(m, bytes);
 
-	strcpy((char *)cs.name, SESSION);
+	snprintf((char *)cs.name, sizeof(cs.name), "%s", session);
 	if (ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs))
 		return die("create session");
 	pf.fd = mfd;
@@ -353,7 +356,7 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	char *m;
 
 	mark("check start");
-	strcpy((char *)rs.name, SESSION);
+	snprintf((char *)rs.name, sizeof(rs.name), "%s", session);
 	if (ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &rs))
 		return die("retrieve session");
 	rf.token = TOKEN;
@@ -405,7 +408,7 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] <MiB>\n");
+	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] <MiB>\n");
 	return 2;
 }
 
@@ -421,6 +424,8 @@ int main(int argc, char **argv)
 			gaps = 1;
 		else if (!strcmp(argv[i], "--seed") && i + 2 < argc)
 			seed = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--session") && i + 2 < argc)
+			session = argv[++i];
 		else
 			return usage();
 	}

@@ -1128,6 +1128,8 @@ import sparse_nodes  # noqa: E402
 import hugetlb_cma  # noqa: E402
 import early_users  # noqa: E402
 import corrupt_partial  # noqa: E402
+import corrupt_luo  # noqa: E402
+import reserve_mixed  # noqa: E402
 import kunit_tool  # noqa: E402
 import distro  # noqa: E402
 import arm64  # noqa: E402
@@ -1138,6 +1140,7 @@ import harness_selftest  # noqa: E402
 ALL = harness_selftest.SCENARIOS + ALL
 ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
         + hugetlb_cma.SCENARIOS + early_users.SCENARIOS + corrupt_partial.SCENARIOS
+        + corrupt_luo.SCENARIOS + reserve_mixed.SCENARIOS
         + kunit_tool.SCENARIOS + distro.SCENARIOS + arm64.SCENARIOS + memfd_runs.SCENARIOS
         + purgatory_digest.SCENARIOS + fault_reserve.SCENARIOS)
 
@@ -1200,7 +1203,8 @@ BACKGROUND = ["bisect", "config-matrix", "kunit-tool-x86_64", "kunit-tool-arm64"
 # KHO failing to start, and the two below. The others, giga-numa and
 # upstream-liveupdate among them, run on our kernel by default and on the
 # sanitizer kernel with --full.
-DEBUG_CI = ["kunit", "extension", "corrupt-table-oob", "kho-init-fails"]
+DEBUG_CI = ["kunit", "extension", "corrupt-table-oob", "kho-init-fails",
+            "corrupt-luo-memfd-array-oob", "corrupt-luo-files-oob"]
 ALL += [("debug-" + n, debug(n, fn)) for n, fn in ALL if n in DEBUG]
 ALL.append(("debug-kasan-handover", debug("kasan-handover", kasan_handover)))
 DEBUG_CI.append("kasan-handover")

@@ -1,0 +1,144 @@
+"""LUO's own state from the previous kernel is checked before it is used.
+
+Generation 1 preserves two sessions through LUO: "khot-bench" with a
+64 MiB memfd (guest/luo-fill), then "khot-extra" with a 16 MiB one. The
+test-only corruption knob damages one piece of LUO's state once LUO has
+written it at the start of the kexec (kho_corrupt_luo(): the first block
+of sessions, the first session, its first file). Generation 2 must name
+the damage and drop only what it must, with no kernel report:
+
+ - LUO's top-level state (the sessions' block list, its first block): live
+   update is off in generation 2, with one line that says so; KHO and
+   test_kho's data are not touched;
+ - the FLB state: no FLB comes back, both sessions do;
+ - the first session's file list: that session alone is dropped, and the
+   other comes back with every byte;
+ - the first session's memfd: retrieving that file fails, the other
+   session's memfd comes back with every byte.
+
+With kho_on_error=panic, damage to LUO's top-level state stops
+generation 2 instead (LUO's own panic, the base's behaviour).
+"""
+import re
+
+from scenarios import Skip, check, gen_checks, kho_checks, luo_filled, luo_verified
+
+EXTRA = 16  # MiB in the second session
+# The one line LUO prints when it boots without its state.
+# (%pe prints -22 without CONFIG_SYMBOLIC_ERRNAME)
+EINVAL = r"\[-(EINVAL|22)\]"
+LUO_OFF = r"luo: the incoming live update state is damaged " + EINVAL + ": live update is off"
+NOT_BLOCK = r"Block set links to 0x[0-9a-f]+, which is not a preserved block"
+
+# class, the line that names the damage, what generation 2 keeps:
+# "none" (LUO off), "all" (both sessions: the FLBs, which these have none
+# of, are what is lost), "other" (the other session), "file" (the
+# session, not the damaged memfd)
+CLASSES = [
+    ("luo-sessions-oob", NOT_BLOCK, "none"),
+    ("luo-block-loop", r"Block set is corrupted", "none"),
+    ("luo-block-count", r"Block contains invalid entry count: \d+", "none"),
+    ("luo-flb-oob", r"FLB state at 0x[0-9a-f]+ is not preserved memory; no FLB comes back",
+     "all"),
+    ("luo-files-oob", NOT_BLOCK, "other"),
+    ("luo-file-count", r"File count mismatch: expected 2, found 1", "other"),
+    ("memfd-state-oob", r"memfd_luo: file state at 0x[0-9a-f]+ is not preserved memory", "file"),
+    ("memfd-nr-folios", r"memfd_luo: file state at 0x[0-9a-f]+ is damaged: size 67108864, "
+                        r"\d+ folios in \d+ pages", "file"),
+    ("memfd-folio-index", r"memfd_luo: folio 0 of \d+ is damaged: index 16384 in a file of "
+                          r"16384 pages", "file"),
+    ("memfd-chunk-oob", r"vmalloc preservation links to 0x[0-9a-f]+, which is not a preserved "
+                        r"page", "file"),
+    # the pages of the array restored before it are given back
+    ("memfd-array-oob", r"vmalloc preservation names 0x[0-9a-f]+, which is not preserved memory",
+     "file"),
+]
+
+
+def boot(ctx, name, append, gens=2, **kw):
+    if not ctx.args.selftest_initrd:
+        raise Skip("no --selftest-initrd given (luo-fill)")
+    return ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 khot.luo_extra=%d %s"
+                    % (EXTRA, append), gens=gens, mem="2G", initrd=ctx.args.selftest_initrd, **kw)
+
+
+def extra_verified(g):
+    """Generation g verified every byte of the second session's memfd."""
+    v = g.fact("luo_extra_check") or ""
+    return bool(re.search(r"luo-fill: verified %d MiB in %d pages, every byte .*seed %d\)"
+                          % (EXTRA, EXTRA << 8, g.index + 99), v))
+
+
+def damaged(ctx, cls, diag, keeps):
+    c = []
+    name = "corrupt-luo-" + cls
+    run = boot(ctx, name, "khot.corrupt=" + cls)
+    reached = gen_checks(c, run, name, 2)
+    kho_checks(c, name, reached)
+    if not reached:
+        return c
+    g1 = reached[0]
+    check(c, "%s: gen 1 preserved two sessions and damaged LUO's state at kexec" % name,
+          luo_filled(g1, 64) and "preserved %d MiB" % EXTRA in (g1.fact("luo_extra_fill") or "")
+          and g1.fact("corrupted") == cls and
+          g1.grep(r"test: live update state corrupted on purpose: %s$" % re.escape(cls)),
+          "luo_fill %s; extra %s; %s" % (g1.fact("luo_fill"), g1.fact("luo_extra_fill"),
+                                         "; ".join(g1.grep(r"test: live update state"))))
+    if len(reached) < 2:
+        return c
+    g2 = reached[1]
+    named = g2.grep(diag)
+    check(c, "%s: gen 2 names the damage, once" % name, len(named) == 1,
+          "; ".join(named) or "; ".join(g2.grep(r"liveupdate|memfd_luo|kho_block"))[:300])
+    check(c, "%s: gen 2 is still a KHO boot, test_kho data intact" % name,
+          g2.fact("kho_in") == "yes" and g2.grep(r"test_kho: KHO restore succeeded") and
+          not g2.grep(r"KHO: (dropping the handover|handover from the previous kernel)"),
+          "; ".join(g2.grep(r"test_kho|KHO: "))[:300])
+    first = g2.fact("luo_check") or ""
+    off = g2.grep(LUO_OFF)
+    if keeps == "none":
+        check(c, "%s: gen 2 boots with live update off, said in one line" % name,
+              len(off) == 1 and "open /dev/liveupdate" in first and
+              "open /dev/liveupdate" in (g2.fact("luo_extra_check") or ""),
+              "; ".join(off) or first)
+        return c
+    check(c, "%s: gen 2 keeps live update on" % name, not off, "; ".join(off))
+    check(c, "%s: gen 2 has the other session's memfd back, every byte" % name,
+          extra_verified(g2), g2.fact("luo_extra_check") or "no luo_extra_check")
+    if keeps == "all":
+        check(c, "%s: gen 2 has the first session's memfd back too, every byte" % name,
+              luo_verified(g2, 64) and not g2.grep(r"luo: dropped \d+ of"), first)
+    elif keeps == "other":
+        check(c, "%s: gen 2 drops the damaged session alone" % name,
+              g2.grep(r"luo: dropped 1 of 2 incoming sessions") and
+              "retrieve session: No such file or directory" in first, first)
+    else:
+        check(c, "%s: gen 2 keeps the session, refuses the damaged memfd" % name,
+              not g2.grep(r"luo: dropped \d+ of") and "FAIL retrieve memfd" in first,
+              first)
+    return c
+
+
+def stop(ctx):
+    """kho_on_error=panic: damage to LUO's top-level state stops the boot,
+    with LUO's own words."""
+    c = []
+    name = "corrupt-luo-stop"
+    run = boot(ctx, name, "kho_on_error=panic khot.corrupt=luo-sessions-oob",
+               reports_ok=r"Kernel panic - not syncing: The incoming tree failed to initialize")
+    g = run.gens
+    check(c, "%s: gen 1 reached init" % name, g and g[0].fact("start") is not None, "")
+    g2 = g[1] if len(g) > 1 else None
+    check(c, "%s: gen 2 stops with the reason" % name,
+          g2 is not None and g2.grep(NOT_BLOCK) and
+          g2.grep(r"Kernel panic - not syncing: The incoming tree failed to initialize properly "
+                  + EINVAL + r", disabling live update"),
+          "; ".join(g2.grep(r"panic|liveupdate")[-3:]) if g2 else "no gen 2")
+    check(c, "%s: gen 2 never reaches init" % name, g2 is not None and g2.fact("start") is None, "")
+    return c
+
+
+SCENARIOS = (
+    [("corrupt-luo-" + cls, (lambda a, b, k: lambda ctx: damaged(ctx, a, b, k))(cls, d, k))
+     for cls, d, k in CLASSES] +
+    [("corrupt-luo-stop", stop)])
