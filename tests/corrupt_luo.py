@@ -7,9 +7,9 @@ written it at the start of the kexec (kho_corrupt_luo(): the first block
 of sessions, the first session, its first file). Generation 2 must name
 the damage and drop only what it must, with no kernel report:
 
- - LUO's top-level state (the sessions' block list, its first block): live
-   update is off in generation 2, with one line that says so; KHO and
-   test_kho's data are not touched;
+ - LUO's top-level state (its version string, the sessions' block list,
+   its first block): live update is off in generation 2, with one line
+   that says so; KHO and test_kho's data are not touched;
  - the FLB state: no FLB comes back, both sessions do;
  - the first session's file list: that session alone is dropped, and the
    other comes back with every byte;
@@ -27,7 +27,7 @@ EXTRA = 16  # MiB in the second session
 # The one line LUO prints when it boots without its state.
 # (%pe prints -22 without CONFIG_SYMBOLIC_ERRNAME)
 EINVAL = r"\[-(EINVAL|22)\]"
-LUO_OFF = r"luo: the incoming live update state is damaged " + EINVAL + ": live update is off"
+LUO_OFF = r"luo: the incoming live update state cannot be used " + EINVAL + ": live update is off"
 NOT_BLOCK = r"Block set links to 0x[0-9a-f]+, which is not a preserved block"
 
 # class, the line that names the damage, what generation 2 keeps:
@@ -35,6 +35,8 @@ NOT_BLOCK = r"Block set links to 0x[0-9a-f]+, which is not a preserved block"
 # of, are what is lost), "other" (the other session), "file" (the
 # session, not the damaged memfd)
 CLASSES = [
+    # not damage but another version of LUO's state: the same way out
+    ("luo-version", r"luo: LUO state is incompatible with 'luo-v5'", "none"),
     ("luo-sessions-oob", NOT_BLOCK, "none"),
     ("luo-block-loop", r"Block set is corrupted", "none"),
     ("luo-block-count", r"Block contains invalid entry count: \d+", "none"),
@@ -42,7 +44,12 @@ CLASSES = [
      "all"),
     ("luo-files-oob", NOT_BLOCK, "other"),
     ("luo-file-count", r"File count mismatch: expected 2, found 1", "other"),
-    ("memfd-state-oob", r"memfd_luo: file state at 0x[0-9a-f]+ is not preserved memory", "file"),
+    ("memfd-state-oob", r"memfd_luo: file state at 0x[0-9a-f]+ is not a preserved allocation",
+     "file"),
+    # inside the state's own page, which is preserved: read as state, its
+    # zeroed rest would make an empty file
+    ("memfd-state-mid", r"memfd_luo: file state at 0x[0-9a-f]+800 is not a preserved "
+                        r"allocation", "file"),
     ("memfd-nr-folios", r"memfd_luo: file state at 0x[0-9a-f]+ is damaged: size 67108864, "
                         r"\d+ folios in \d+ pages", "file"),
     ("memfd-folio-index", r"memfd_luo: folio 0 of \d+ is damaged: index 16384 in a file of "
