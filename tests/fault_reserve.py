@@ -50,6 +50,15 @@ def boot(ctx, name, times):
                     gens=2, mem="2G", initrd=ctx.args.selftest_initrd)
 
 
+def retried(c, name, g2):
+    """Generation 2 said once that it tried again in tree order, after the
+    run before the failing one."""
+    retry = g2.grep(RETRY.pattern)
+    check(c, "%s: gen 2 tried again in tree order after run %d, said once" % (name, NTH - 1),
+          len(retry) == 1 and RETRY.search(retry[0]).group(1) == str(NTH - 1),
+          "; ".join(retry) or "no line")
+
+
 def fault_reserve(ctx):
     name = "fault-reserve"
     c = []
@@ -70,10 +79,7 @@ def fault_reserve(ctx):
     forced = g2.grep(FORCED)
     check(c, "%s: gen 2 injected two failures, one in each try" % name, len(forced) == 2,
           "%d lines" % len(forced))
-    retry = g2.grep(RETRY.pattern)
-    check(c, "%s: gen 2 tried again in tree order after run %d, said once" % (name, NTH - 1),
-          len(retry) == 1 and RETRY.search(retry[0]).group(1) == str(NTH - 1),
-          "; ".join(retry) or "no line")
+    retried(c, name, g2)
     lines = g2.grep(FAILED.pattern)
     m = FAILED.search(lines[0]) if lines else None
     check(c, "%s: gen 2 reports the failure and what it released" % name, m, "no such line")
@@ -107,10 +113,7 @@ def fault_reserve_retry(ctx):
           g1.fact("luo_fill") or "no luo_fill")
     forced = g2.grep(FORCED)
     check(c, "%s: gen 2 injected one failure" % name, len(forced) == 1, "%d lines" % len(forced))
-    retry = g2.grep(RETRY.pattern)
-    check(c, "%s: gen 2 tried again in tree order after run %d, said once" % (name, NTH - 1),
-          len(retry) == 1 and RETRY.search(retry[0]).group(1) == str(NTH - 1),
-          "; ".join(retry) or "no line")
+    retried(c, name, g2)
     done = g2.grep(RESERVED.pattern)
     check(c, "%s: gen 2 reserved every preserved page in tree order" % name,
           len(done) == 1 and not g2.grep(FAILED.pattern) and not g2.grep(DROPPED),
