@@ -31,9 +31,13 @@ BLOBS = [
 ]
 
 
+# 64 MiB: more than the free memory above the successor's scratch in a
+# 2 GiB guest, so memblock's top-down search meets scratch first and the
+# new area of generation 2 is placed outside scratch only on purpose
+RESERVE_MEM = "reserve_mem=64M:4096:oops "
 RESERVE = [
     # the area handed over points beyond memory: not revived, named
-    ("reserve-mem-oob", r"left out reserve_mem area 'oops' \(0x[0-9a-f]+\+0x400000\): "
+    ("reserve-mem-oob", r"left out reserve_mem area 'oops' \(0x[0-9a-f]+\+0x4000000\): "
                         r"not preserved memory"),
 ]
 
@@ -78,6 +82,12 @@ def partial(ctx, cls, diag, numa, blob, extra=""):
     if extra:
         check(c, "%s: gen 2 does not revive the area (reserve_mem= sets up a new one)" % name,
               not g2.grep(r"Revived memory reservation 'oops' from KHO"), "")
+        # the new area must lie outside scratch to be handed over at all:
+        # gen 3 revives it only if gen 2 preserved it, and gen 3's checks
+        # would leave out an area in scratch
+        check(c, "%s: gen 2 hands its new area over" % name,
+              not g2.grep(r"failed to prepare memblock FDT|reserve_mem area 'oops' .*not handed"),
+              "; ".join(g2.grep(r"memblock FDT|reserve_mem")))
     if len(reached) == 3:
         g3 = reached[2]
         # test_kho restores in every other generation: gen 3 only saves
@@ -88,6 +98,10 @@ def partial(ctx, cls, diag, numa, blob, extra=""):
         # gen 2 filled a new memfd after checking the old one
         check(c, "%s: gen 3 has gen 2's memfd back, every byte" % name,
               luo_verified(g3, 64), g3.fact("luo_check") or "no luo_check")
+        if extra:
+            check(c, "%s: gen 3 revives the area gen 2 set up" % name,
+                  g3.grep(r"Revived memory reservation 'oops' from KHO"),
+                  "; ".join(g3.grep(r"oops|reserve_mem|memblock FDT")) or "not revived")
     return c
 
 
@@ -96,7 +110,7 @@ def reserve_mem_clean(ctx):
     generations 2 and 3, and nothing is left out."""
     c = []
     name = "reserve-mem-revive"
-    run = boot(ctx, name, "reserve_mem=4M:4096:oops", 3)
+    run = boot(ctx, name, RESERVE_MEM, 3)
     reached = gen_checks(c, run, name, 3)
     for g in reached[1:]:
         check(c, "%s: gen %d revives the area and leaves nothing out" % (name, g.index),
@@ -158,6 +172,6 @@ SCENARIOS = (
     [("corrupt-part-" + cls, (lambda a, b: lambda ctx: partial(ctx, a, b, None, True))(cls, d))
      for cls, d in BLOBS] +
     [("corrupt-part-" + cls, (lambda a, b: lambda ctx: partial(
-        ctx, a, b, None, False, "reserve_mem=4M:4096:oops "))(cls, d)) for cls, d in RESERVE] +
+        ctx, a, b, None, False, RESERVE_MEM))(cls, d)) for cls, d in RESERVE] +
     [("corrupt-part-luo-blob-oob", luo_blob), ("reserve-mem-revive", reserve_mem_clean),
      ("corrupt-stop", stop)])

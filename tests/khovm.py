@@ -75,11 +75,49 @@ class Run:
         return [g for g in self.gens if g.fact("start") is not None]
 
 
+STAMP = re.compile(r"\[\s*\d+\.\d+\] ")
+
+
+def unsplice(log):
+    """The console lines of @log, with init lines put back together.
+
+    The kernel prints to the console while init writes its KHOT lines to
+    it, so a kernel message can land in the middle of an init line:
+    "KHOT 1 hugepages 10485[    2.11] clocksource: ...", the message's
+    own newline, then "76kB 1" on the next line. Here the init line comes
+    out whole, followed by the messages printed into it. The rest of an
+    init line is the next line that is neither a kernel message nor
+    another init line; a new kernel's banner ends the wait.
+    """
+    head, cut = None, []
+    for raw in log.splitlines():
+        line = ANSI.sub("", raw).rstrip("\r")
+        if head is not None:
+            if STAMP.match(line) and "Linux version" not in line:
+                cut.append(line)
+                continue
+            if not STAMP.match(line) and "KHOT " not in line:
+                line, head = head + line, None
+            else:
+                yield head
+                head = None
+            yield from cut
+            cut = []
+        k = line.find("KHOT ")
+        s = STAMP.search(line, k) if k >= 0 else None
+        if s:
+            head, cut = line[:s.start()], [line[s.start():]]
+            continue
+        yield line
+    if head is not None:
+        yield head
+        yield from cut
+
+
 def parse(log):
     gens = []
     cur = None
-    for raw in log.splitlines():
-        line = ANSI.sub("", raw).rstrip("\r")
+    for line in unsplice(log):
         m = re.search(r"KHOT (\d+) (\S+)(?: (.*))?$", line)
         if m and m.start() > 0 and cur is not None and line[:m.start()].strip():
             # a kernel message the init line was printed into the middle
