@@ -7,6 +7,8 @@ catch, and PASS on the good one, so that none of them passes vacuously:
    older generation), a wrong size, a FAIL line, no line;
  - the HugeTLB-in-scratch probe: a probe error is a failure, not "none";
  - the log parser: a successor that reports another generation number;
+   an init line a kernel message was printed into (at its end, or in the
+   middle of a value that goes on in the next line) reads whole;
  - the demo's extension report: memory, not spans, against the kernel's line;
  - KUnit: skipped cases are found in KTAP; tests/run.py takes a skip as
    expected only when tests/expectations lists it;
@@ -86,6 +88,26 @@ def selftest(ctx):
                                        0, 0, False), "gens", 2)
     check(c, "%s: generations 1 and 2 in order pass" % name, cc and all(ok for _, ok, _ in cc),
           "%s" % cc)
+
+    # a kernel message printed into an init line (CI, stop 35: giga-short
+    # read int("1[    2.119767] clocksource: ...")); the message stays in
+    # dmesg, where the report scan sees it
+    log = "\n".join(["[    0.000000] Linux version 7.2", "KHOT 1 start 7.2",
+                     "KHOT 1 hugepages 1048576kB 1[    2.119767] clocksource: tsc: mask",
+                     "",
+                     "KHOT 1 hugepages 2048kB 10[    2.2] WARNING: at x",
+                     "[    2.3] second message",
+                     "24",
+                     "KHOT 1 nodes 1"])
+    g1 = khovm.parse(log)[0]
+    check(c, "%s: an init line with a kernel message at its end reads whole" % name,
+          g1.hugepages(scenarios.GIB_KB) == 1, "%s" % g1.facts_of("hugepages"))
+    check(c, "%s: an init line cut in a value by kernel messages reads whole" % name,
+          g1.hugepages(scenarios.MIB2_KB) == 1024 and g1.fact("nodes") == "1",
+          "%s" % g1.facts)
+    check(c, "%s: the messages printed into init lines stay in dmesg" % name,
+          g1.grep(r"WARNING: at x") and g1.grep(r"second message") and
+          g1.grep(r"clocksource: tsc"), "%s" % g1.dmesg)
 
     # the demo's extension report
     mem = ["   0: 0x0000000000001000..0x000000000009efff    0 NONE",
