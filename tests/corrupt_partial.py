@@ -119,6 +119,37 @@ def reserve_mem_clean(ctx):
     return c
 
 
+def reserve_mem_in_scratch(ctx):
+    """A new reserve_mem= area that only fits in scratch (patch 63): gen 1
+    has a 400 MiB area and 1360 MiB of scratch in 2 GiB, and damages the
+    area's record; gen 2 cannot revive it, its old pages stay preserved,
+    so the new area fits only in scratch. Gen 2 uses it but leaves it out
+    of the handover, in one line, and hands the rest over: no report, no
+    failed memblock FDT, gen 3 has gen 2's memfd back and sets the area
+    up anew."""
+    c = []
+    name = "reserve-mem-in-scratch"
+    run = boot(ctx, name, "kho_scratch=16M,1280M,64M reserve_mem=400M:4096:oops "
+               "khot.corrupt=reserve-mem-oob", 3)
+    reached = gen_checks(c, run, name, 3)
+    if len(reached) < 2:
+        return c
+    g2 = reached[1]
+    left = g2.grep(r"reserve_mem area 'oops' lies in KHO scratch: not handed over")
+    check(c, "%s: gen 2 sets the area up in scratch and says it is not handed over" % name,
+          len(left) == 1 and not g2.grep(r"Revived memory reservation 'oops'"),
+          "; ".join(g2.grep(r"oops|reserve_mem")) or "no line")
+    check(c, "%s: gen 2 hands the rest over (no failed memblock FDT)" % name,
+          not g2.grep(r"failed to prepare memblock FDT"), "")
+    if len(reached) == 3:
+        g3 = reached[2]
+        check(c, "%s: gen 3 finds no area to revive and has gen 2's memfd back" % name,
+              not g3.grep(r"Revived memory reservation 'oops'") and
+              not g3.grep(r"left out reserve_mem area") and luo_verified(g3, 64),
+              "%s; %s" % ("; ".join(g3.grep(r"oops|left out")), g3.fact("luo_check")))
+    return c
+
+
 def luo_blob(ctx):
     """LUO's own blob points outside memory: it is left out, named, and the
     successor boots without LUO state (LUO finds none, it does not stop
@@ -174,4 +205,5 @@ SCENARIOS = (
     [("corrupt-part-" + cls, (lambda a, b: lambda ctx: partial(
         ctx, a, b, None, False, RESERVE_MEM))(cls, d)) for cls, d in RESERVE] +
     [("corrupt-part-luo-blob-oob", luo_blob), ("reserve-mem-revive", reserve_mem_clean),
+     ("reserve-mem-in-scratch", reserve_mem_in_scratch),
      ("corrupt-stop", stop)])
