@@ -1,4 +1,4 @@
-"""A bad chunk or blob among good ones costs only itself (patches 35-40).
+"""A bad chunk or blob among good ones costs only itself (patches 38-43).
 
 Generation 1 preserves test_kho's data and, through LUO, a memfd of
 64 MiB (guest/luo-fill), then damages one piece of its handover with the
@@ -120,7 +120,7 @@ def reserve_mem_clean(ctx):
 
 
 def reserve_mem_in_scratch(ctx):
-    """A new reserve_mem= area that only fits in scratch (patch 63): gen 1
+    """A new reserve_mem= area that only fits in scratch (patch 66): gen 1
     has a 400 MiB area and 1360 MiB of scratch in 2 GiB, and damages the
     area's record; gen 2 cannot revive it, its old pages stay preserved,
     so the new area fits only in scratch. Gen 2 uses it but leaves it out
