@@ -13,6 +13,8 @@ With kho_on_error=panic the same damage stops generation 2 once its
 console is up, with the same words; a clean handover with that option
 boots as usual.
 """
+import re
+
 from scenarios import Skip, check, gen_checks, kho_checks, luo_filled, luo_verified
 
 LOST = r"KHO: handover from the previous kernel: left out"
@@ -119,6 +121,44 @@ def reserve_mem_clean(ctx):
     return c
 
 
+def reserve_mem_new(ctx):
+    """An area named only from generation 2 on (khot.add): generation 2,
+    a KHO boot, has nothing to revive and sets the area up anew. It must
+    not be handed over inside scratch, where the next kernel boots (the
+    base did: with KHO debugging its memblock FDT failed and no area was
+    handed over). Patch 66 places it outside scratch, so it is handed
+    over and generation 3 revives it; with patch 10 alone it lies in
+    scratch, is used and is left out in one line. No corruption knob:
+    this runs on a kernel with only the fixes applied as well."""
+    c = []
+    name = "reserve-mem-new"
+    run = boot(ctx, name, "khot.add=" + RESERVE_MEM.strip().replace("oops", "late"), 3)
+    reached = gen_checks(c, run, name, 3)
+    kho_checks(c, name, reached)
+    if len(reached) < 2:
+        return c
+    g1, g2 = reached[0], reached[1]
+    area = re.compile(r"(^| )reserve_mem=64M:4096:late( |$)")
+    check(c, "%s: only gen 2 on has the area on its command line" % name,
+          not area.search(g1.fact("cmdline") or "") and
+          area.search(g2.fact("cmdline") or ""),
+          "%s | %s" % (g1.fact("cmdline"), g2.fact("cmdline")))
+    check(c, "%s: gen 2 sets the area up anew" % name,
+          not g2.grep(r"Revived memory reservation 'late'") and
+          not g2.grep(r"reserve_mem: memblock allocation failed"),
+          "; ".join(g2.grep(r"late|reserve_mem")))
+    check(c, "%s: gen 2 hands its new area over" % name,
+          not g2.grep(r"failed to prepare memblock FDT|reserve_mem area 'late' .*not handed"),
+          "; ".join(g2.grep(r"memblock FDT|reserve_mem")))
+    if len(reached) == 3:
+        g3 = reached[2]
+        check(c, "%s: gen 3 revives the area gen 2 set up, memfd back" % name,
+              g3.grep(r"Revived memory reservation 'late' from KHO") and luo_verified(g3, 64),
+              "%s; %s" % ("; ".join(g3.grep(r"late|reserve_mem|memblock FDT")) or "not revived",
+                          g3.fact("luo_check")))
+    return c
+
+
 def reserve_mem_in_scratch(ctx):
     """A new reserve_mem= area that only fits in scratch (patch 66): gen 1
     has a 400 MiB area and 1360 MiB of scratch in 2 GiB, and damages the
@@ -205,5 +245,6 @@ SCENARIOS = (
     [("corrupt-part-" + cls, (lambda a, b: lambda ctx: partial(
         ctx, a, b, None, False, RESERVE_MEM))(cls, d)) for cls, d in RESERVE] +
     [("corrupt-part-luo-blob-oob", luo_blob), ("reserve-mem-revive", reserve_mem_clean),
+     ("reserve-mem-new", reserve_mem_new),
      ("reserve-mem-in-scratch", reserve_mem_in_scratch),
      ("corrupt-stop", stop)])
