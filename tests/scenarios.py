@@ -1137,7 +1137,8 @@ import memfd_runs  # noqa: E402
 import purgatory_digest  # noqa: E402
 import fault_reserve  # noqa: E402
 import harness_selftest  # noqa: E402
-ALL = harness_selftest.SCENARIOS + ALL
+import mutants_spec  # noqa: E402
+ALL = harness_selftest.SCENARIOS + mutants_spec.SCENARIOS + ALL
 ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
         + hugetlb_cma.SCENARIOS + early_users.SCENARIOS + corrupt_partial.SCENARIOS
         + corrupt_luo.SCENARIOS + reserve_mixed.SCENARIOS
@@ -1162,7 +1163,7 @@ ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
 #    sparse-asym-* and early-* (small explicit scratch, as sparse-tiny-numa);
 #  - kunit-tool-*: kunit.py builds and boots kernels of its own, and
 #    distro-* and arm64-*, which boot other kernels.
-DEBUG = [n for n, _ in ALL if n not in ("harness-selftest", "static", "bisect", "config-matrix", "memblock-sim",
+DEBUG = [n for n, _ in ALL if n not in ("harness-selftest", "mutants-spec", "static", "bisect", "config-matrix", "memblock-sim",
                                         "giga-explicit",
                                         "sparse-tiny-numa", "giga-bigscratch", "giga-bigscratch-late", "interop-to-73",
                                         "interop-from-73")

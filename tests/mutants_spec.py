@@ -1,0 +1,61 @@
+"""tests/mutants.txt still fits the series (on the host, no VM, a second).
+
+A mutant whose text no longer occurs in its file is never run: ./kho
+mutants says "NOT RUN" only when someone runs it, and the breakage it
+stands for goes unguarded. So every run checks that each mutant's old
+text occurs exactly once in its file of the series tree, that the patch
+it names (patch-N: the N-th commit above kho-base) touches that file,
+and that its kill regex names at least one scenario.
+"""
+import os
+import re
+import subprocess
+
+import mutants
+from scenarios import Skip, check
+
+
+def problems(tree, muts, names):
+    """(id, why) for each mutant that does not fit the tree."""
+    commits = subprocess.run(["git", "-C", tree, "log", "--reverse", "--format=%H",
+                              "kho-base..HEAD"], capture_output=True, text=True,
+                             check=True).stdout.split()
+    bad = []
+    for m in muts:
+        path = os.path.join(tree, m["file"])
+        n = open(path).read().count(m["old"]) if os.path.exists(path) else 0
+        if n != 1:
+            bad.append((m["id"], "its text occurs %d times in %s" % (n, m["file"])))
+        k = re.fullmatch(r"patch-(\d+)", m["part"])
+        if not k or not 1 <= int(k.group(1)) <= len(commits):
+            bad.append((m["id"], "names no patch of the series: %s" % m["part"]))
+        else:
+            files = subprocess.run(["git", "-C", tree, "show", "--name-only", "--format=",
+                                    commits[int(k.group(1)) - 1]], capture_output=True,
+                                   text=True, check=True).stdout.split()
+            if m["file"] not in files:
+                bad.append((m["id"], "%s does not touch %s" % (m["part"], m["file"])))
+        if not any(re.fullmatch("(%s)" % m["kill"], n) for n in names):
+            bad.append((m["id"], "kill %s names no scenario" % m["kill"]))
+    return bad
+
+
+def spec(ctx):
+    import scenarios
+    if not ctx.args.tree:
+        raise Skip("no --tree given")
+    names = [n for n, _ in scenarios.ALL]
+    c = []
+    muts = mutants.load()
+    bad = problems(ctx.args.tree, muts, names)
+    check(c, "mutants-spec: each of the %d mutants applies to the series tree, names the "
+          "patch that touches its file and scenarios that exist" % len(muts), not bad,
+          "; ".join("%s: %s" % b for b in bad))
+    # the check itself: a mutant whose text is gone must be found
+    stale = dict(muts[0], id="stale", old="no such text in any kernel file\n")
+    check(c, "mutants-spec: a mutant whose text is not in its file is found",
+          [b[0] for b in problems(ctx.args.tree, [stale], names)] == ["stale"], "")
+    return c
+
+
+SCENARIOS = [("mutants-spec", spec)]
