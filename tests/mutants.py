@@ -90,12 +90,22 @@ def worktree(tree, wt):
     subprocess.run(["git", "-C", wt, "clean", "-q", "-fdx", "-e", "/.kho-out*/"], check=True)
 
 
-def apply(wt, m):
-    path = os.path.join(wt, m["file"])
-    src = open(path).read()
-    n = src.count(m["old"])
+def misfit(tree, m):
+    """Why mutant m cannot be applied to the tree (its text must occur
+    exactly once in its file), or None."""
+    path = os.path.join(tree, m["file"])
+    n = open(path).read().count(m["old"]) if os.path.exists(path) else 0
     if n != 1:
         return "the text to change occurs %d times in %s" % (n, m["file"])
+    return None
+
+
+def apply(wt, m):
+    why = misfit(wt, m)
+    if why:
+        return why
+    path = os.path.join(wt, m["file"])
+    src = open(path).read()
     with open(path, "w") as f:
         f.write(src.replace(m["old"], m["new"]))
     return None

@@ -7,7 +7,6 @@ text occurs exactly once in its file of the series tree, that the patch
 it names (patch-N: the N-th commit above kho-base) touches that file,
 and that its kill regex names at least one scenario.
 """
-import os
 import re
 import subprocess
 
@@ -22,10 +21,9 @@ def problems(tree, muts, names):
                              check=True).stdout.split()
     bad = []
     for m in muts:
-        path = os.path.join(tree, m["file"])
-        n = open(path).read().count(m["old"]) if os.path.exists(path) else 0
-        if n != 1:
-            bad.append((m["id"], "its text occurs %d times in %s" % (n, m["file"])))
+        why = mutants.misfit(tree, m)
+        if why:
+            bad.append((m["id"], why))
         k = re.fullmatch(r"patch-(\d+)", m["part"])
         if not k or not 1 <= int(k.group(1)) <= len(commits):
             bad.append((m["id"], "names no patch of the series: %s" % m["part"]))
@@ -35,7 +33,7 @@ def problems(tree, muts, names):
                                    text=True, check=True).stdout.split()
             if m["file"] not in files:
                 bad.append((m["id"], "%s does not touch %s" % (m["part"], m["file"])))
-        if not any(re.fullmatch("(%s)" % m["kill"], n) for n in names):
+        if not any(re.fullmatch("(%s)" % m["kill"], name) for name in names):
             bad.append((m["id"], "kill %s names no scenario" % m["kill"]))
     return bad
 
