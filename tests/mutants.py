@@ -30,12 +30,14 @@ SPEC = os.path.join(TOP, "tests", "mutants.txt")
 
 def load(path=SPEC):
     """The mutants of tests/mutants.txt: a list of dicts with id, part,
-    file, kill, what, old, new. The format, one block per mutant:
+    file, kill, what, old, new and build. The format, one block per mutant:
 
         mutant <id> <part>
         file <path in the tree>
         kill <regex of scenario names that must catch it>
         what <one line>
+        build <fragment>     (optional: configs/<fragment>.fragment too; the
+                              kernel then also stands for --debug-kernel)
         old
         <lines, exactly as in the file, once>
         new
@@ -60,8 +62,8 @@ def load(path=SPEC):
             key, _, val = line.partition(" ")
             if key == "mutant":
                 mid, _, part = val.partition(" ")
-                cur = dict(id=mid, part=part.strip(), old=[], new=[])
-            elif key in ("file", "kill", "what"):
+                cur = dict(id=mid, part=part.strip(), old=[], new=[], build="")
+            elif key in ("file", "kill", "what", "build"):
                 cur[key] = val.strip()
             elif key == "old":
                 mode = "old"
@@ -111,11 +113,14 @@ def apply(wt, m):
     return None
 
 
-def build(args, wt, log):
-    """Kernel and the two initramfs of the mutated tree; None or why not."""
-    kernel = os.path.join(wt, ".kho-out/arch/x86/boot/bzImage")
-    if sh([os.path.join(TOP, "scripts/build-kernel.sh"), wt,
-           os.path.join(TOP, "configs/kunit.fragment")], log):
+def build(args, wt, log, frag=""):
+    """Kernel and the two initramfs of the mutated tree, with
+    configs/<frag>.fragment if frag is given; None or why not."""
+    outdir = ".kho-out" + ("-" + frag if frag else "")
+    kernel = os.path.join(wt, outdir, "arch/x86/boot/bzImage")
+    extra = [os.path.join(TOP, "configs", frag + ".fragment")] if frag else []
+    if sh(["env", "KHO_OUTDIR=" + outdir, os.path.join(TOP, "scripts/build-kernel.sh"), wt,
+           os.path.join(TOP, "configs/kunit.fragment")] + extra, log):
         return None, "the kernel does not build (see %s)" % os.path.relpath(log)
     out = os.path.dirname(log)
     rd, st = os.path.join(out, "initrd.cpio.gz"), os.path.join(out, "initrd-st.cpio.gz")
@@ -126,15 +131,19 @@ def build(args, wt, log):
     return (kernel, rd, st), None
 
 
-def run_scenarios(args, files, regex, out, log, wt):
+def run_scenarios(args, files, regex, out, log, wt, frag=""):
     """(exit code, [failed check lines], output) of tests/run.py --only
-    regex; wt, the mutated tree, is --tree (memblock-sim builds from it)."""
+    regex; wt, the mutated tree, is --tree (memblock-sim builds from it).
+    A kernel built with a fragment of its own also runs the debug-*
+    scenarios (such as debug-deferred-memfd, which wants deferred init)."""
     kernel, rd, st = files
     cmd = [sys.executable, os.path.join(TOP, "tests/run.py"), "--kernel", kernel, "--initrd", rd,
            "--selftest-initrd", st, "--base-kernel", args.base_kernel,
            "--base-initrd", args.base_initrd, "--upstream-kernel", args.upstream_kernel,
            "--tree", wt, "--scope", "full", "--debug-scope", "all",
            "--only", "^(%s)$" % regex, "--out", out]
+    if frag:
+        cmd += ["--debug-kernel", kernel, "--debug-initrd", st]
     with open(log, "a") as f:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         f.write(p.stdout)
@@ -180,23 +189,25 @@ def main():
     rows, bad = [], 0
 
     worktree(args.tree, wt)
-    regex = "|".join(sorted({m["kill"] for m in muts}))
     control_fails = set()
-    if not args.no_control:
-        d = os.path.join(args.out, "control")
+    # one control run per kernel build the mutants ask for
+    for frag in [] if args.no_control else sorted({m["build"] for m in muts}):
+        regex = "|".join(sorted({m["kill"] for m in muts if m["build"] == frag}))
+        tag = "control" + ("-" + frag if frag else "")
+        d = os.path.join(args.out, tag)
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         log = os.path.join(d, "mutant.log")
-        files, why = build(args, wt, log)
-        rc, fails, _ = run_scenarios(args, files, regex, d, log, wt) if files else (1, [why], "")
-        print("control (no mutant): %s" % ("the scenarios pass" if rc == 0 else
-                                           "FAILED: %s" % (fails[:1] or ["exit %d" % rc])[0]),
+        files, why = build(args, wt, log, frag)
+        rc, fails, _ = run_scenarios(args, files, regex, d, log, wt, frag) if files else (1, [why], "")
+        print("%s (no mutant): %s" % (tag, "the scenarios pass" if rc == 0 else
+                                      "FAILED: %s" % (fails[:1] or ["exit %d" % rc])[0]),
               flush=True)
         if rc:
-            rows.append(("control", "-", "FAILED without a mutant: " + (fails[:1] or [""])[0][:90]))
+            rows.append((tag, "-", "FAILED without a mutant: " + (fails[:1] or [""])[0][:90]))
             bad += 1
         # a check that fails without any mutant kills none
-        control_fails = {check_name(l) for l in fails}
+        control_fails |= {check_name(l) for l in fails}
     for m in muts:
         t0 = time.time()
         d = os.path.join(args.out, m["id"])
@@ -207,12 +218,12 @@ def main():
         why = apply(wt, m)
         files = None
         if not why:
-            files, why = build(args, wt, log)
+            files, why = build(args, wt, log, m["build"])
         if why:
             verdict = "NOT RUN: " + why
             bad += 1
         else:
-            rc, fails, out = run_scenarios(args, files, m["kill"], d, log, wt)
+            rc, fails, out = run_scenarios(args, files, m["kill"], d, log, wt, m["build"])
             skips = [l for l in out.splitlines() if l.startswith("SKIP ")]
             if skips:
                 # a scenario that did not run kills nothing

@@ -1213,3 +1213,8 @@ DEBUG_CI.append("kasan-handover")
 import memtest  # noqa: E402
 ALL.append(("debug-memtest", debug("memtest", memtest.memtest)))
 DEBUG_CI.append("memtest")
+# Preserved memory left to deferred init: only a kernel with
+# DEFERRED_STRUCT_PAGE_INIT does that, so it runs on the sanitizer kernel.
+import deferred_init  # noqa: E402
+ALL.append(("debug-deferred-memfd", debug("deferred-memfd", deferred_init.deferred_memfd)))
+DEBUG_CI.append("deferred-memfd")

@@ -1,0 +1,64 @@
+"""Preserved memory whose struct pages deferred init sets up (the last
+patch, "kho: let deferred init set up the struct pages of preserved
+memory"). Needs a kernel with CONFIG_DEFERRED_STRUCT_PAGE_INIT: the
+sanitizer kernel has it, so the scenario runs as debug-deferred-memfd.
+
+Generation 1 fills a 1 GiB memfd and preserves it through LUO, on two
+NUMA nodes of 1 and 2 GiB. Deferred init sets up a node's highest zone
+(DMA32 on both) from a section past the start of the last memory range
+that reaches the node's end (256 MiB into node 0 and 128 MiB into node 1
+in these guests): at most 384 MiB of the memfd can lie below those
+points, so most of it lies where deferred init works.
+Generation 2 must:
+ - say that it left preserved pages to deferred init, and that those are
+   at most what it reserved and at least half of the memfd;
+ - run deferred init on both nodes;
+ - give the memfd back, every byte (guest/luo-fill.c checks each page's
+   stamp, holes and size): a page that deferred init did not set up and
+   mark cannot be restored;
+ - print no warning (the debug wrapper fails on any report, among them
+   the one a restore while deferred init runs would print).
+"""
+import re
+
+from scenarios import Skip, check, gen_checks, kho_checks, luo_verified
+
+MIB = 1024
+LEFT = re.compile(r"KHO: (\d+) preserved pages in (\d+) runs left to deferred init")
+RESERVED = re.compile(r"KHO: reserved (\d+) preserved pages in (\d+) runs")
+NODE_DONE = re.compile(r"node (\d+) deferred pages initialised in")
+
+
+def deferred_memfd(ctx):
+    name = "deferred-memfd"
+    pages = MIB << 8
+    c = []
+    if not ctx.args.selftest_initrd:
+        raise Skip("needs --selftest-initrd (luo-fill)")
+    # khot.nodump: the list of preserved ranges is not printed.
+    run = ctx.boot(name, "kho=on liveupdate=on khot.nodump=1 khot.luo_mib=%d" % MIB, gens=2,
+                   initrd=ctx.args.selftest_initrd, mem="3G", numa=["1G", "2G"])
+    reached = gen_checks(c, run, name, 2)
+    kho_checks(c, name, reached)
+    if len(reached) < 2:
+        return c
+    g2 = reached[1]
+    left = [LEFT.search(l) for l in g2.grep(LEFT)]
+    res = [RESERVED.search(l) for l in g2.grep(RESERVED)]
+    check(c, "%s: gen 2 says how many preserved pages it left to deferred init" % name,
+          len(left) == 1 and len(res) == 1, "%d and %d lines" % (len(left), len(res)))
+    if len(left) == 1 and len(res) == 1:
+        n, reserved = int(left[0].group(1)), int(res[0].group(1))
+        check(c, "%s: at least half of the memfd, at most what was reserved, was left to deferred init"
+              % name, pages // 2 <= n <= reserved,
+              "%d pages left, %d reserved, memfd %d pages" % (n, reserved, pages))
+    nodes = sorted({int(m.group(1)) for m in map(NODE_DONE.search, g2.grep(NODE_DONE))})
+    check(c, "%s: gen 2 ran deferred init on both nodes" % name, nodes == [0, 1],
+          "nodes %s" % nodes)
+    chk = g2.fact("luo_check") or ""
+    check(c, "%s: gen 2 has the memfd back, every byte, holes and size" % name,
+          luo_verified(g2, MIB), chk or "no luo_check")
+    return c
+
+
+SCENARIOS = [("deferred-memfd", deferred_memfd)]
