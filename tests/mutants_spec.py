@@ -5,8 +5,10 @@ mutants says "NOT RUN" only when someone runs it, and the breakage it
 stands for goes unguarded. So every run checks that each mutant's old
 text occurs exactly once in its file of the series tree, that the patch
 it names (patch-N: the N-th commit above kho-base) touches that file,
-and that its kill regex names at least one scenario.
+that its kill regex names at least one scenario, and that the fragment
+its build line asks for, if any, exists.
 """
+import os
 import re
 import subprocess
 
@@ -35,6 +37,9 @@ def problems(tree, muts, names):
                 bad.append((m["id"], "%s does not touch %s" % (m["part"], m["file"])))
         if not any(re.fullmatch("(%s)" % m["kill"], name) for name in names):
             bad.append((m["id"], "kill %s names no scenario" % m["kill"]))
+        if m["build"] and not os.path.isfile(os.path.join(mutants.TOP, "configs",
+                                                          m["build"] + ".fragment")):
+            bad.append((m["id"], "build %s: no configs/%s.fragment" % (m["build"], m["build"])))
     return bad
 
 
@@ -53,6 +58,9 @@ def spec(ctx):
     stale = dict(muts[0], id="stale", old="no such text in any kernel file\n")
     check(c, "mutants-spec: a mutant whose text is not in its file is found",
           [b[0] for b in problems(ctx.args.tree, [stale], names)] == ["stale"], "")
+    nofrag = dict(muts[0], id="nofrag", build="no-such-fragment")
+    check(c, "mutants-spec: a mutant that asks for a fragment that does not exist is found",
+          [b[0] for b in problems(ctx.args.tree, [nofrag], names)] == ["nofrag"], "")
     return c
 
 
