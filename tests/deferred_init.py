@@ -1,6 +1,6 @@
 """Preserved memory whose struct pages deferred init sets up (the last
-patch, "kho: let deferred init set up the struct pages of preserved
-memory"). Needs a kernel with CONFIG_DEFERRED_STRUCT_PAGE_INIT: the
+patch 68, "kho: let deferred init set up the struct pages of preserved
+memory", and patch 69's test-only early lookup). Needs a kernel with CONFIG_DEFERRED_STRUCT_PAGE_INIT: the
 sanitizer kernel has it, so the scenario runs as debug-deferred-memfd.
 
 Generation 1 fills a 1 GiB memfd and preserves it through LUO, on two
@@ -13,6 +13,10 @@ Generation 2 must:
  - say that it left preserved pages to deferred init, and that those are
    at most what it reserved and at least half of the memfd;
  - run deferred init on both nodes;
+ - find the first chunk left to deferred init preserved, with its order,
+   when the test-only kho_test_early_lookup looks it up at
+   early_initcall, before the threads start, as LUO's restores of its own
+   state do: KHO must set up that run's struct pages for the lookup;
  - give the memfd back, every byte (guest/luo-fill.c checks each page's
    stamp, holes and size): a page that deferred init did not set up and
    mark cannot be restored;
@@ -27,6 +31,8 @@ MIB = 1024
 LEFT = re.compile(r"KHO: (\d+) preserved pages in (\d+) runs left to deferred init")
 RESERVED = re.compile(r"KHO: reserved (\d+) preserved pages in (\d+) runs")
 NODE_DONE = re.compile(r"node (\d+) deferred pages initialised in")
+EARLY = re.compile(r"KHO test: early lookup of \S+, left to deferred init: order (-?\d+), "
+                   r"preserved as (\d+)")
 
 
 def deferred_memfd(ctx):
@@ -36,7 +42,8 @@ def deferred_memfd(ctx):
     if not ctx.args.selftest_initrd:
         raise Skip("needs --selftest-initrd (luo-fill)")
     # khot.nodump: the list of preserved ranges is not printed.
-    run = ctx.boot(name, "kho=on liveupdate=on khot.nodump=1 khot.luo_mib=%d" % MIB, gens=2,
+    run = ctx.boot(name, "kho=on liveupdate=on khot.nodump=1 kho_test_early_lookup=1 "
+                   "khot.luo_mib=%d" % MIB, gens=2,
                    initrd=ctx.args.selftest_initrd, mem="3G", numa=["1G", "2G"])
     reached = gen_checks(c, run, name, 2)
     kho_checks(c, name, reached)
@@ -55,6 +62,11 @@ def deferred_memfd(ctx):
     nodes = sorted({int(m.group(1)) for m in map(NODE_DONE.search, g2.grep(NODE_DONE))})
     check(c, "%s: gen 2 ran deferred init on both nodes" % name, nodes == [0, 1],
           "nodes %s" % nodes)
+    early = g2.grep(EARLY)
+    m = EARLY.search(early[0]) if len(early) == 1 else None
+    check(c, "%s: gen 2 found the first chunk left to deferred init, with its order, "
+          "before deferred init ran" % name, m and m.group(1) == m.group(2),
+          early[0] if early else "no early lookup line")
     chk = g2.fact("luo_check") or ""
     check(c, "%s: gen 2 has the memfd back, every byte, holes and size" % name,
           luo_verified(g2, MIB), chk or "no luo_check")
