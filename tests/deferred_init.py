@@ -1,7 +1,8 @@
-"""Preserved memory whose struct pages deferred init sets up (the last
-patch 68, "kho: let deferred init set up the struct pages of preserved
-memory", and patch 69's test-only early lookup). Needs a kernel with CONFIG_DEFERRED_STRUCT_PAGE_INIT: the
-sanitizer kernel has it, so the scenario runs as debug-deferred-memfd.
+"""Preserved memory whose struct pages deferred init sets up (patch 68,
+"kho: let deferred init set up the struct pages of preserved memory",
+and patch 69's test-only early lookup). Needs a kernel with
+CONFIG_DEFERRED_STRUCT_PAGE_INIT: the sanitizer kernel has it, so the
+scenario runs as debug-deferred-memfd.
 
 Generation 1 fills a 1 GiB memfd and preserves it through LUO, on two
 NUMA nodes of 1 and 2 GiB. Deferred init sets up a node's highest zone
