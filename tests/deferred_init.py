@@ -6,14 +6,16 @@ scenario runs as debug-deferred-memfd.
 
 Generation 1 fills a 1 GiB memfd and preserves it through LUO, on two
 NUMA nodes of 1 and 2 GiB. Deferred init sets up a node's highest zone
-(DMA32 on both) from a section past the start of the last memory range
-that reaches the node's end (256 MiB into node 0 and 128 MiB into node 1
-in these guests): at most 384 MiB of the memfd can lie below those
-points, so most of it lies where deferred init works.
+(DMA32 on both) from the first section boundary after the zone's first
+128 MiB (defer_init() counts from the zone's start, whatever the memory
+ranges): 256 MiB on node 0, whose zone starts at 16 MiB, and 1152 MiB on
+node 1. At most 384 MiB of the memfd can lie below those points, so
+most of it lies where deferred init works.
 Generation 2 must:
  - say that it left preserved pages to deferred init, and that those are
    at most what it reserved and at least half of the memfd;
- - run deferred init on both nodes;
+ - run deferred init on both nodes (a precondition of the layout more
+   than a check of the patch);
  - find the first chunk left to deferred init preserved, with its order,
    when the test-only kho_test_early_lookup looks it up at
    early_initcall, before the threads start, as LUO's restores of its own

@@ -37,7 +37,9 @@ def load(path=SPEC):
         kill <regex of scenario names that must catch it>
         what <one line>
         build <fragment>     (optional: configs/<fragment>.fragment too; the
-                              kernel then also stands for --debug-kernel)
+                              kernel then also stands for --debug-kernel,
+                              so debug-* scenarios run on it, not on the
+                              sanitizer kernel ./kho test uses)
         old
         <lines, exactly as in the file, once>
         new
@@ -189,7 +191,7 @@ def main():
     rows, bad = [], 0
 
     worktree(args.tree, wt)
-    control_fails = set()
+    control_fails = {}
     # one control run per kernel build the mutants ask for
     for frag in [] if args.no_control else sorted({m["build"] for m in muts}):
         regex = "|".join(sorted({m["kill"] for m in muts if m["build"] == frag}))
@@ -206,8 +208,8 @@ def main():
         if rc:
             rows.append((tag, "-", "FAILED without a mutant: " + (fails[:1] or [""])[0][:90]))
             bad += 1
-        # a check that fails without any mutant kills none
-        control_fails |= {check_name(l) for l in fails}
+        # a check that fails without any mutant kills none (on that build)
+        control_fails[frag] = {check_name(l) for l in fails}
     for m in muts:
         t0 = time.time()
         d = os.path.join(args.out, m["id"])
@@ -225,13 +227,13 @@ def main():
         else:
             rc, fails, out = run_scenarios(args, files, m["kill"], d, log, wt, m["build"])
             skips = [l for l in out.splitlines() if l.startswith("SKIP ")]
+            real = [l for l in fails if check_name(l) not in control_fails.get(m["build"], set())
+                    and not re.search(r": scenario raised", l)]
             if skips:
-                # a scenario that did not run kills nothing
+                # a scenario that did not run kills nothing, whatever else failed
                 verdict = "NOT RUN: " + skips[0][:100]
                 bad += 1
-            real = [l for l in fails if check_name(l) not in control_fails
-                    and not re.search(r": scenario raised", l)]
-            if rc and real:
+            elif rc and real:
                 verdict = "killed by: " + re.sub(r"^FAIL\s+", "", real[0])[:110]
             elif rc:
                 # a crash of the harness, a scenario that raised, or only

@@ -6,7 +6,9 @@ stands for goes unguarded. So every run checks that each mutant's old
 text occurs exactly once in its file of the series tree, that the patch
 it names (patch-N: the N-th commit above kho-base) touches that file,
 that its kill regex names at least one scenario, and that the fragment
-its build line asks for, if any, exists.
+its build line asks for, if any, exists. A mutant whose kill regex
+names only debug-* scenarios needs a build line: without one, ./kho
+mutants has no debug kernel for them, and they are skipped.
 """
 import os
 import re
@@ -35,8 +37,12 @@ def problems(tree, muts, names):
                                    text=True, check=True).stdout.split()
             if m["file"] not in files:
                 bad.append((m["id"], "%s does not touch %s" % (m["part"], m["file"])))
-        if not any(re.fullmatch("(%s)" % m["kill"], name) for name in names):
+        killers = [n for n in names if re.fullmatch("(%s)" % m["kill"], n)]
+        if not killers:
             bad.append((m["id"], "kill %s names no scenario" % m["kill"]))
+        elif not m["build"] and all(n.startswith("debug-") for n in killers):
+            bad.append((m["id"], "kill %s names only debug-* scenarios and there is no build line"
+                        % m["kill"]))
         if m["build"] and not os.path.isfile(os.path.join(mutants.TOP, "configs",
                                                           m["build"] + ".fragment")):
             bad.append((m["id"], "build %s: no configs/%s.fragment" % (m["build"], m["build"])))
@@ -61,6 +67,10 @@ def spec(ctx):
     nofrag = dict(muts[0], id="nofrag", build="no-such-fragment")
     check(c, "mutants-spec: a mutant that asks for a fragment that does not exist is found",
           [b[0] for b in problems(ctx.args.tree, [nofrag], names)] == ["nofrag"], "")
+    nobuild = [dict(m, id="nobuild", build="") for m in muts if m["kill"].startswith("debug-")][:1]
+    check(c, "mutants-spec: a mutant killed only by debug-* scenarios, without a build line, is found",
+          nobuild and [b[0] for b in problems(ctx.args.tree, nobuild, names)] == ["nobuild"],
+          "" if nobuild else "no mutant with a debug-* kill to try it on")
     return c
 
 
