@@ -16,10 +16,12 @@ Generation 2 must:
    at most what it reserved and at least half of the memfd;
  - run deferred init on both nodes (a precondition of the layout more
    than a check of the patch);
- - find the first chunk left to deferred init preserved, with its order,
-   when the test-only kho_test_early_lookup looks it up at
-   early_initcall, before the threads start, as LUO's restores of its own
-   state do: KHO must set up that run's struct pages for the lookup;
+ - find the first chunk of the last run left to deferred init preserved,
+   with its order, when the test-only kho_test_early_lookup (patch 69)
+   looks it up at early_initcall, before the threads start, as LUO's
+   restores of its own state do: KHO must set up that run's struct pages
+   for the lookup (the last run: deferred_grow_zone() may have set up the
+   first before early_initcall);
  - give the memfd back, every byte (guest/luo-fill.c checks each page's
    stamp, holes and size): a page that deferred init did not set up and
    mark cannot be restored;
@@ -67,7 +69,7 @@ def deferred_memfd(ctx):
           "nodes %s" % nodes)
     early = g2.grep(EARLY)
     m = EARLY.search(early[0]) if len(early) == 1 else None
-    check(c, "%s: gen 2 found the first chunk left to deferred init, with its order, "
+    check(c, "%s: gen 2 found a chunk left to deferred init, with its order, "
           "before deferred init ran" % name, m and m.group(1) == m.group(2),
           early[0] if early else "no early lookup line")
     chk = g2.fact("luo_check") or ""
