@@ -16,6 +16,11 @@ Generation 2 must:
    at most what it reserved and at least half of the memfd;
  - run deferred init on both nodes (a precondition of the layout more
    than a check of the patch);
+ - have its preserved pageblocks Movable, as a fresh boot has them: in
+   gen 2, no more Unmovable pageblocks than gen 1 had before it filled
+   the memfd, give or take SLACK (a pageblock nobody set stays type 0,
+   Unmovable; the memfd's part left to deferred init fills at least 256
+   of them);
  - find the first chunk of the last run left to deferred init preserved,
    with its order, when the test-only kho_test_early_lookup (patch 69)
    looks it up at early_initcall, before the threads start, as LUO's
@@ -33,11 +38,21 @@ import re
 from scenarios import Skip, check, gen_checks, kho_checks, luo_verified
 
 MIB = 1024
+SLACK = 32  # pageblocks (64 MiB)
 LEFT = re.compile(r"KHO: (\d+) preserved pages in (\d+) runs left to deferred init")
 RESERVED = re.compile(r"KHO: reserved (\d+) preserved pages in (\d+) runs")
 NODE_DONE = re.compile(r"node (\d+) deferred pages initialised in")
 EARLY = re.compile(r"KHO test: early lookup of \S+, left to deferred init: order (-?\d+), "
                    r"preserved as (\d+)")
+
+
+def pageblocks(g):
+    """The guest's "pageblocks" fact as {migratetype: count}."""
+    f = (g.fact("pageblocks") or "").split()
+    try:
+        return dict(zip(f[::2], map(int, f[1::2])))
+    except ValueError:
+        return {}
 
 
 def deferred_memfd(ctx):
@@ -64,6 +79,14 @@ def deferred_memfd(ctx):
         check(c, "%s: at least half of the memfd, at most what was reserved, was left to deferred init"
               % name, pages // 2 <= n <= reserved,
               "%d pages left, %d reserved, memfd %d pages" % (n, reserved, pages))
+        b1, b2 = pageblocks(reached[0]), pageblocks(g2)
+        ok = "Unmovable" in b1 and "Unmovable" in b2 and n // 512 > 4 * SLACK
+        check(c, "%s: gen 2's preserved pageblocks are Movable (Unmovable pageblocks "
+              "at most gen 1's + %d)" % (name, SLACK),
+              ok and b2["Unmovable"] <= b1["Unmovable"] + SLACK,
+              "gen 1 %s, gen 2 %s, %d pageblocks left to deferred init"
+              % (reached[0].fact("pageblocks"),
+                 g2.fact("pageblocks"), n // 512))
     nodes = sorted({int(m.group(1)) for m in map(NODE_DONE.search, g2.grep(NODE_DONE))})
     check(c, "%s: gen 2 ran deferred init on both nodes" % name, nodes == [0, 1],
           "nodes %s" % nodes)
