@@ -24,14 +24,19 @@ KHO_OUTDIR=.kho-out-deferred "$TOP/scripts/build-kernel.sh" "$BUILD/linux-7.3" "
 # Ours with the KHO debug checks off (on in the others).
 KHO_OUTDIR=.kho-out-nodebug "$TOP/scripts/build-kernel.sh" "$tree" "$TOP/configs/kunit.fragment" \
 	"$TOP/configs/nodebug.fragment"
+KHO_OUTDIR=.kho-out-deferred-nodebug "$TOP/scripts/build-kernel.sh" "$tree" "$TOP/configs/kunit.fragment" \
+	"$TOP/configs/deferred.fragment" "$TOP/configs/nodebug.fragment"
 bz=$tree/.kho-out/arch/x86/boot/bzImage
 bzd=$tree/.kho-out-deferred/arch/x86/boot/bzImage
 upd=$BUILD/linux-7.3/.kho-out-deferred/arch/x86/boot/bzImage
 bzn=$tree/.kho-out-nodebug/arch/x86/boot/bzImage
+bzdn=$tree/.kho-out-deferred-nodebug/arch/x86/boot/bzImage
 "$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-bench.cpio.gz" "$bz" \
-	v73="$up" ours-dsi="$bzd" v73-dsi="$upd" ours-nodebug="$bzn" /selftests="$BUILD/selftests"
+	v73="$up" ours-dsi="$bzd" v73-dsi="$upd" ours-nodebug="$bzn" \
+	ours-dsi-nodebug="$bzdn" /selftests="$BUILD/selftests"
 blackout=(python3 "$TOP/tests/blackout.py" --kernel "$bz" --upstream "$up" --kernel-deferred "$bzd"
-	--upstream-deferred "$upd" --kernel-nodebug "$bzn" --initrd "$BUILD/initrd-bench.cpio.gz" --out "$BUILD/bench")
+	--upstream-deferred "$upd" --kernel-nodebug "$bzn" \
+	--kernel-deferred-nodebug "$bzdn" --initrd "$BUILD/initrd-bench.cpio.gz" --out "$BUILD/bench")
 if [ "${1:-}" = --blackout ]; then
 	shift
 	exec "${blackout[@]}" "$@"

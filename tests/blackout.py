@@ -29,7 +29,8 @@ CONFIG_DEFERRED_STRUCT_PAGE_INIT (configs/deferred.fragment) run the
 "none" and 8 GiB loads too, as "ours+dsi" and "7.3+dsi"; with
 --kernel-nodebug, ours built with CONFIG_KEXEC_HANDOVER_DEBUG off
 (configs/nodebug.fragment; on in the others) runs them as "ours-nodbg".
---kernels picks kernels by name. Purgatory's
+--kernel-deferred-nodebug, ours with both fragments, runs them as
+"ours+dsi-nodbg". --kernels picks kernels by name. Purgatory's
 digest: ours checks every segment by default, 7.3 skips the digest of
 every KHO kexec; "ours+skip" is ours with kho_skip_digest=1 (patch 49),
 the like-for-like comparison with 7.3 on that point. Rounds go ours,
@@ -55,9 +56,10 @@ from scenarios import luo_verified  # noqa: E402
 MEM = "11G"
 BASE = "kho=on liveupdate=on kunit.enable=0 khot.nodump=1 khot.luo_first=1"
 LOADS = [  # name, command line, kernels
-    ("none", "", ("ours", "ours+skip", "ours-nodbg", "7.3", "ours+dsi", "7.3+dsi")),
+    ("none", "", ("ours", "ours+skip", "ours-nodbg", "7.3", "ours+dsi", "ours+dsi-nodbg", "7.3+dsi")),
     ("memfd 1 GiB", "khot.luo_mib=1024", ("ours", "7.3")),
-    ("memfd 8 GiB", "khot.luo_mib=8192", ("ours", "ours+skip", "ours-nodbg", "7.3", "ours+dsi", "7.3+dsi")),
+    ("memfd 8 GiB", "khot.luo_mib=8192", ("ours", "ours+skip", "ours-nodbg", "7.3", "ours+dsi",
+                                         "ours+dsi-nodbg", "7.3+dsi")),
     ("knob 1 GiB", "khot.bench_mib=1024", ("ours",)),
     ("knob 8 GiB", "khot.bench_mib=8192", ("ours", "ours+dsi")),
     ("memfd 512 MiB, holes", "khot.luo_mib=512 khot.luo_gaps=1", ("ours", "7.3")),
@@ -66,7 +68,8 @@ LOADS = [  # name, command line, kernels
 # kexecs, words added to the command line)
 KERNELS = {"ours": ("kernel", "bzImage", ""), "ours+skip": ("kernel", "bzImage", "kho_skip_digest=1"),
            "ours-nodbg": ("kernel_nodebug", "ours-nodebug", ""), "7.3": ("upstream", "v73", ""),
-           "ours+dsi": ("kernel_deferred", "ours-dsi", ""), "7.3+dsi": ("upstream_deferred", "v73-dsi", "")}
+           "ours+dsi": ("kernel_deferred", "ours-dsi", ""), "7.3+dsi": ("upstream_deferred", "v73-dsi", ""),
+           "ours+dsi-nodbg": ("kernel_deferred_nodebug", "ours-dsi-nodebug", "")}
 SPANS = ["exec_to_init", "exec_to_restored", "exec_to_verified", "restore"]
 
 
@@ -232,9 +235,12 @@ def main():
     ap.add_argument("--kernel-deferred", help="our bzImage with deferred struct page init")
     ap.add_argument("--upstream-deferred", help="7.3's bzImage with deferred struct page init")
     ap.add_argument("--initrd", required=True,
-                    help="initrd with /boot/{bzImage,v73,ours-dsi,v73-dsi,ours-nodebug} and luo-fill")
+                    help="initrd with /boot/{bzImage,v73,ours-dsi,v73-dsi,ours-nodebug,"
+                    "ours-dsi-nodebug} and luo-fill")
     ap.add_argument("--out", required=True)
     ap.add_argument("--kernel-nodebug", help="our bzImage without CONFIG_KEXEC_HANDOVER_DEBUG")
+    ap.add_argument("--kernel-deferred-nodebug",
+                    help="our bzImage with deferred struct page init, without CONFIG_KEXEC_HANDOVER_DEBUG")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--kernels", help="regex of kernels to run (ours, ours+skip, ours-nodbg, 7.3, ...)")
     ap.add_argument("--only", help="regex of loads to run")
