@@ -1,5 +1,5 @@
 """hugetlb_cma= with KHO: the CMA area for gigantic pages is HugeTLB memory
-and stays out of the automatic scratch size (patch 28), and it never lands
+and stays out of the automatic scratch size (patch 29), and it never lands
 in scratch, in the first kernel or in a KHO boot.
 
 A 6 GiB guest with hugetlb_cma=2G and automatic scratch. The bare base
