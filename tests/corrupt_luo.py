@@ -47,7 +47,13 @@ CLASSES = [
     # no list, a count: damaged input, not a kernel bug (patch 13, a fix
     # of the base, which warned)
     ("luo-files-none", r"File count mismatch: expected 1, found none", "other"),
+    # a copy of the list in a page the old kernel did not preserve: inside
+    # RAM, so only the check that it is preserved can tell
+    ("luo-files-free", NOT_BLOCK, "other"),
     ("memfd-state-oob", r"memfd_luo: file state at 0x[0-9a-f]+ is not a preserved allocation",
+     "file"),
+    # a copy in a page nobody preserved, as luo-files-free
+    ("memfd-state-free", r"memfd_luo: file state at 0x[0-9a-f]+ is not a preserved allocation",
      "file"),
     # inside the state's own page, which is preserved: read as state, its
     # zeroed rest would make an empty file
