@@ -72,6 +72,15 @@ CLASSES = [
     ("memfd-array-count", r"vmalloc preservation of \d+ pages names \d+$", "file"),
 ]
 
+# Classes that need the sanitizer kernel, with words for its command line:
+# memfd-folio-align needs shmem's large folios (CONFIG_TRANSPARENT_HUGEPAGE,
+# on in configs/debug.fragment only) and DEBUG_VM, whose VM_BUG_ON in the
+# page cache a misaligned large folio hits when nothing checks it first.
+DEBUG_CLASSES = [
+    ("memfd-folio-align", r"memfd_luo: folio of 512 pages does not fit at index \d*[13579] of a file "
+                          r"of 67108864 bytes", "file", "transparent_hugepage_shmem=always"),
+]
+
 
 def boot(ctx, name, append, gens=2, **kw):
     if not ctx.args.selftest_initrd:
@@ -87,10 +96,10 @@ def extra_verified(g):
                           % (EXTRA, EXTRA << 8, g.index + 99), v))
 
 
-def damaged(ctx, cls, diag, keeps):
+def damaged(ctx, cls, diag, keeps, append=""):
     c = []
     name = "corrupt-luo-" + cls
-    run = boot(ctx, name, "khot.corrupt=" + cls)
+    run = boot(ctx, name, ("khot.corrupt=%s %s" % (cls, append)).strip())
     reached = gen_checks(c, run, name, 2)
     kho_checks(c, name, reached)
     if not reached:
@@ -155,6 +164,10 @@ def stop(ctx):
     check(c, "%s: gen 2 never reaches init" % name, g2 is not None and g2.fact("start") is None, "")
     return c
 
+
+# (run as debug-corrupt-luo-<class> only: see tests/scenarios.py)
+DEBUG_SCENARIOS = [("corrupt-luo-" + cls, (lambda a, b, k, w: lambda ctx: damaged(ctx, a, b, k, w))(
+    cls, d, k, w)) for cls, d, k, w in DEBUG_CLASSES]
 
 SCENARIOS = (
     [("corrupt-luo-" + cls, (lambda a, b, k: lambda ctx: damaged(ctx, a, b, k))(cls, d, k))

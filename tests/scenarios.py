@@ -1218,3 +1218,8 @@ DEBUG_CI.append("memtest")
 import deferred_init  # noqa: E402
 ALL.append(("debug-deferred-memfd", debug("deferred-memfd", deferred_init.deferred_memfd)))
 DEBUG_CI.append("deferred-memfd")
+# LUO corruption classes that need the sanitizer kernel's options (large
+# folios in shmem, DEBUG_VM): tests/corrupt_luo.py.
+for _n, _fn in corrupt_luo.DEBUG_SCENARIOS:
+    ALL.append(("debug-" + _n, debug(_n, _fn)))
+    DEBUG_CI.append(_n)
