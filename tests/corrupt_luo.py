@@ -24,6 +24,9 @@ import re
 from scenarios import Skip, check, gen_checks, kho_checks, luo_filled, luo_verified
 
 EXTRA = 16  # MiB in the second session
+MEM_MIB = 2048  # the guest's memory (mem="2G" below)
+# the address in the line that names a damaged link
+ADDR = re.compile(r"(?:at|to) 0x([0-9a-f]+)")
 # The one line LUO prints when it boots without its state.
 # (%pe prints -22 without CONFIG_SYMBOLIC_ERRNAME)
 EINVAL = r"\[-(EINVAL|22)\]"
@@ -117,6 +120,13 @@ def damaged(ctx, cls, diag, keeps, append=""):
     named = g2.grep(diag)
     check(c, "%s: gen 2 names the damage, once" % name, len(named) == 1,
           "; ".join(named) or "; ".join(g2.grep(r"liveupdate|memfd_luo|kho_block"))[:300])
+    if cls.endswith("-free"):
+        # the class is what it says: the address named lies inside the
+        # guest's RAM (the *-oob classes point past it), where a check
+        # that asks only "is it RAM?" would follow it
+        addr = [int(m.group(1), 16) for m in map(ADDR.search, named) if m]
+        check(c, "%s: the damaged link points inside RAM (below %d MiB)" % (name, MEM_MIB),
+              len(addr) == 1 and 0 < addr[0] < MEM_MIB << 20, "addresses %s" % [hex(a) for a in addr])
     check(c, "%s: gen 2 is still a KHO boot, test_kho data intact" % name,
           g2.fact("kho_in") == "yes" and g2.grep(r"test_kho: KHO restore succeeded") and
           not g2.grep(r"KHO: (dropping the handover|handover from the previous kernel)"),
