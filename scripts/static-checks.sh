@@ -46,9 +46,9 @@ done < "$TOP/patches/series"
 # Control: the same verdict on a copy of the first patch with a line of
 # trailing white space added must be a FAIL, or the checks above prove
 # nothing.
-# (grep -m1, not head: head may close the pipe before grep has written,
-# and with pipefail grep's SIGPIPE, exit 141, would end the script)
-first=$(grep -v '^#' "$TOP/patches/series" | grep -m1 .)
+# (no pipe into head: head may close it before the writer has written,
+# and with pipefail the writer's SIGPIPE, exit 141, ends the script)
+first=$(awk '!/^#/ && NF { print; exit }' "$TOP/patches/series")
 ctl=$(mktemp --suffix=.patch)
 awk '!done && /^\+[^+]/ { print $0 "  "; done = 1; next } { print }' "$TOP/patches/$first" > "$ctl"
 if (checkpatch_verdict "control-$first" "$ctl" >/dev/null); then
