@@ -32,7 +32,7 @@ CONFIG_DEFERRED_STRUCT_PAGE_INIT (configs/deferred.fragment) run the
 --kernel-deferred-nodebug, ours with both fragments, runs them as
 "ours+dsi-nodbg". --kernels picks kernels by name. Purgatory's
 digest: ours checks every segment by default, 7.3 skips the digest of
-every KHO kexec; "ours+skip" is ours with kho_skip_digest=1 (patch 50),
+every KHO kexec; "ours+skip" is ours with kho_skip_digest=1 (patch 52),
 the like-for-like comparison with 7.3 on that point. Rounds go ours,
 ours+skip, 7.3, ... per load, so drift in the host's load falls on all;
 the table gives the first round (cold: QEMU's translation cache empty),

@@ -24,7 +24,7 @@ import re
 from scenarios import Skip, check, gen_checks, kho_checks, luo_filled, luo_verified
 
 EXTRA = 16  # MiB in the second session
-MEM_MIB = 2048  # the guest's memory (mem="2G" below)
+MEM_MIB = 2048  # the guest's memory
 # the address in the line that names a damaged link
 ADDR = re.compile(r"(?:at|to) 0x([0-9a-f]+)")
 # The one line LUO prints when it boots without its state.
@@ -89,7 +89,7 @@ def boot(ctx, name, append, gens=2, **kw):
     if not ctx.args.selftest_initrd:
         raise Skip("no --selftest-initrd given (luo-fill)")
     return ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 khot.luo_extra=%d %s"
-                    % (EXTRA, append), gens=gens, mem="2G", initrd=ctx.args.selftest_initrd, **kw)
+                    % (EXTRA, append), gens=gens, mem="%dM" % MEM_MIB, initrd=ctx.args.selftest_initrd, **kw)
 
 
 def extra_verified(g):
@@ -121,17 +121,19 @@ def damaged(ctx, cls, diag, keeps, append=""):
     check(c, "%s: gen 2 names the damage, once" % name, len(named) == 1,
           "; ".join(named) or "; ".join(g2.grep(r"liveupdate|memfd_luo|kho_block"))[:300])
     if cls.endswith("-free"):
-        # the class is what it says: the address named lies inside the
-        # guest's RAM (the *-oob classes point past it), where a check
-        # that asks only "is it RAM?" would follow it
-        # (and is the copy's: page aligned as the copied block or state
-        # is; a garbage link read through a check that followed the copy
-        # is named in the same words, as a full mutation run showed)
+        # the class is what it says: the address named is the copy gen 1
+        # made, inside the guest's RAM (the *-oob classes point past it),
+        # where a check that asks only "is it RAM?" would follow it (and
+        # name a garbage link read through the copy in the same words, as
+        # a full mutation run showed)
         addr = [int(m.group(1), 16) for m in map(ADDR.search, named) if m]
-        check(c, "%s: the damaged link points inside RAM (below %d MiB), page aligned"
+        copy = re.compile(r"test: %s: the copy is at 0x([0-9a-f]+)$" % re.escape(cls))
+        made = [int(m.group(1), 16) for m in map(copy.search, g1.dmesg) if m]
+        check(c, "%s: the damaged link named is gen 1's copy, inside RAM (below %d MiB)"
               % (name, MEM_MIB),
-              len(addr) == 1 and 0 < addr[0] < MEM_MIB << 20 and addr[0] % 4096 == 0,
-              "addresses %s" % [hex(a) for a in addr])
+              len(addr) == 1 and len(made) == 1 and addr == made and
+              0 < addr[0] < MEM_MIB << 20,
+              "named %s, copy %s" % ([hex(a) for a in addr], [hex(a) for a in made]))
     check(c, "%s: gen 2 is still a KHO boot, test_kho data intact" % name,
           g2.fact("kho_in") == "yes" and g2.grep(r"test_kho: KHO restore succeeded") and
           not g2.grep(r"KHO: (dropping the handover|handover from the previous kernel)"),
@@ -180,11 +182,14 @@ def stop(ctx):
     return c
 
 
+def scenario(cls):
+    """The scenario of one class (a row of CLASSES or DEBUG_CLASSES)."""
+    return ("corrupt-luo-" + cls[0], lambda ctx: damaged(ctx, *cls))
+
+
 # (run as debug-corrupt-luo-<class> only: see tests/scenarios.py)
-DEBUG_SCENARIOS = [("corrupt-luo-" + cls, (lambda a, b, k, w: lambda ctx: damaged(ctx, a, b, k, w))(
-    cls, d, k, w)) for cls, d, k, w in DEBUG_CLASSES]
+DEBUG_SCENARIOS = [scenario(cls) for cls in DEBUG_CLASSES]
 
 SCENARIOS = (
-    [("corrupt-luo-" + cls, (lambda a, b, k: lambda ctx: damaged(ctx, a, b, k))(cls, d, k))
-     for cls, d, k in CLASSES] +
+    [scenario(cls) for cls in CLASSES] +
     [("corrupt-luo-stop", stop)])

@@ -134,11 +134,11 @@ def reserve_mem_new(ctx):
     a KHO boot, has nothing to revive and sets the area up anew. It must
     not be handed over inside scratch, where the next kernel boots (the
     base does: with KHO debugging its memblock FDT fails and no area is
-    handed over). Patch 67 places it outside scratch, so it is handed
+    handed over). Patch 69 places it outside scratch, so it is handed
     over and generation 3 revives it. No corruption knob, so the
     scenario runs on any kernel: with patches 1-10 alone the area lies
     in scratch and is left out in one line, which fails "hands its new
-    area over" and "revives" here (by design: those need patch 67)."""
+    area over" and "revives" here (by design: those need patch 69)."""
     c = []
     name = "reserve-mem-new"
     run = boot(ctx, name, "khot.add=" + RESERVE_MEM.strip().replace("oops", "late"), 3)
