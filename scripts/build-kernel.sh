@@ -42,6 +42,12 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.kho-cfgsum" 2>/dev/null)" != "$cfg
 	check_fragments "$out/.config" "${frags[@]}" || { rm -f "$out/.config"; die "config fragment not satisfied (see above)"; }
 	echo "$cfgsum" > "$out/.kho-cfgsum"
 fi
+# A kernel that trusts the test signing key (configs/debug.fragment) finds
+# its certificate in its build directory, and gets a signed copy of its
+# image beside it: bzImage.signed (scripts/kexec-sign.sh).
+testkey=
+grep -qx 'CONFIG_SYSTEM_TRUSTED_KEYS="certs/kho-kexec-test.pem"' "$out/.config" && testkey=1
+[ -z "$testkey" ] || "$TOP/scripts/kexec-sign.sh" cert "$out/certs/kho-kexec-test.pem"
 log "building $(basename "$src") in $out (progress every 30s)"
 start=$(date +%s)
 ( while sleep 30; do log "  ... still building ($(( $(date +%s) - start ))s)"; done ) &
@@ -52,3 +58,4 @@ rc=0
 [ $rc -eq 0 ] || { kill $ticker; die "kernel build failed in $src (make exit $rc)"; }
 kill $ticker 2>/dev/null || true
 log "built $out/$img in $(( $(date +%s) - start ))s"
+[ -z "$testkey" ] || "$TOP/scripts/kexec-sign.sh" sign "$out/$img" "$out/bzImage.signed"

@@ -2,7 +2,8 @@
 # Build the guest initramfs: busybox-static, Debian's kexec-tools (with its
 # shared libraries), guest/init and the kernel image(s) to kexec into.
 # KHO_ARCH=arm64: Debian's arm64 busybox-static and guest/kexec-file.c.
-# The kernel is /boot/bzImage on both (guest/init's default name).
+# The kernel is /boot/bzImage on both (guest/init's default name), and its
+# signed copy /boot/bzImage.signed where there is one (see below).
 #
 #   scripts/mkinitramfs.sh <out.cpio.gz> <bzImage> [extra ...]
 # An extra "name=path" copies a kernel image to /boot/name; "/dir=path"
@@ -32,6 +33,10 @@ else
 fi
 cp "$TOP/guest/init" "$root/init"; chmod +x "$root/init"
 cp "$img" "$root/boot/bzImage"
+# A signed copy of the image, if its build made one (scripts/build-kernel.sh,
+# for a kernel that trusts the test key), goes in as /boot/bzImage.signed.
+signed=${img%/arch/x86/boot/bzImage}/bzImage.signed
+if [ -f "$signed" ] && [ "$signed" -nt "$img" ]; then cp "$signed" "$root/boot/bzImage.signed"; fi
 for e in "$@"; do
 	case "$e" in
 	/*) mkdir -p "$root${e%%=*}" && cp -r "${e#*=}/." "$root${e%%=*}/";;

@@ -16,6 +16,11 @@ segment's zero fill, which the kernel does not need to boot) and kexecs.
    the load says which segments it left out, and the successor boots
    although its image changed after the load: the skip happened, and
    only where the message says.
+ - digest-signed, digest-ima (on the sanitizer kernel, which verifies
+   kexec signatures and has IMA): a signed image, and IMA appraising
+   kexec images, keep every segment although kho_skip_digest=1 asks
+   otherwise, and purgatory refuses the changed image; the unsigned image
+   on the same kernel leaves them out.
 """
 import re
 
@@ -108,5 +113,69 @@ def digest_skipped(ctx):
     return c
 
 
+def kept_because(c, name, g1, why):
+    """The load kept every segment for the reason given, and left none out."""
+    kept = g1.grep(r"kho_skip_digest: every segment is checked: " + why) if g1 else []
+    check(c, "%s: the load kept every segment: %s" % (name, why),
+          len(kept) == 1 and not g1.grep(SKIPPED), digest_lines(g1))
+
+
+SIGNED = "/boot/bzImage.signed"
+
+
+def digest_signed(ctx):
+    """The sanitizer kernel (KEXEC_SIG, trusting the test key) loads its own
+    image signed with that key: the signature binds the segments, so
+    kho_skip_digest=1 keeps them all and purgatory refuses the image changed
+    after the load. The control: the signed image unchanged boots, and the
+    next generation, loading the same image unsigned with the same command
+    line, leaves the segments in scratch out (the signature made the
+    difference, not the kernel's options)."""
+    c = []
+    name = "digest-signed"
+    run = ctx.boot(name, "kho=on kho_skip_digest=1 khot.next=%s khot.segcorrupt=1" % SIGNED,
+                   gens=2, timeout=REFUSED_TIMEOUT)
+    g1 = run.gens[0] if run.gens else None
+    check(c, "%s: gen 1 loaded the signed image" % name,
+          g1 and g1.fact("kexec_load") == SIGNED, g1.fact("kexec_load") if g1 else "no gen 1")
+    corrupted(c, name, g1)
+    kept_because(c, name, g1, "its signature was verified")
+    refused(c, name, run)
+    run = ctx.boot(name + "-control", "kho=on kho_skip_digest=1 khot.chain=bzImage.signed,bzImage",
+                   gens=3)
+    reached = gen_checks(c, run, name + "-control", 3)
+    g1 = reached[0] if reached else None
+    kept_because(c, name + "-control", g1, "its signature was verified")
+    g2 = reached[1] if len(reached) > 1 else None
+    m = SKIPPED.search(digest_lines(g2))
+    check(c, "%s-control: gen 2 loaded the unsigned image and left the segments in scratch out"
+          % name, g2 and g2.fact("kexec_load") == "/boot/bzImage" and m and int(m.group(1)) > 0,
+          "%s: %s" % (g2.fact("kexec_load") if g2 else "no gen 2", digest_lines(g2)))
+    return c
+
+
+def digest_ima(ctx):
+    """IMA appraises kexec images (a policy rule that requires a signature,
+    in log mode so that the unsigned image still loads): kho_skip_digest=1
+    keeps every segment, and purgatory refuses the image changed after the
+    load."""
+    c = []
+    name = "digest-ima"
+    run = ctx.boot(name, "kho=on kho_skip_digest=1 ima_appraise=log khot.ima=1 khot.segcorrupt=1",
+                   gens=2, timeout=REFUSED_TIMEOUT)
+    g1 = run.gens[0] if run.gens else None
+    check(c, "%s: gen 1 set an IMA policy that appraises kexec images" % name,
+          g1 and g1.fact("ima_policy") == "kexec-appraise-imasig",
+          "ima_policy=%s ima_failed=%s" % (g1.fact("ima_policy"), g1.fact("ima_failed"))
+          if g1 else "no gen 1")
+    corrupted(c, name, g1)
+    kept_because(c, name, g1, "IMA appraises kexec images")
+    refused(c, name, run)
+    return c
+
+
 SCENARIOS = [("digest-kept", digest_kept), ("digest-lockdown", digest_lockdown),
              ("digest-skipped", digest_skipped)]
+# On the sanitizer kernel only: it is the test kernel with KEXEC_SIG, a
+# trusted test key and IMA (configs/debug.fragment). See tests/scenarios.py.
+DEBUG_SCENARIOS = [("digest-signed", digest_signed), ("digest-ima", digest_ima)]

@@ -1163,10 +1163,13 @@ ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
 #    sparse-asym-* and early-* (small explicit scratch, as sparse-tiny-numa);
 #  - kunit-tool-*: kunit.py builds and boots kernels of its own, and
 #    distro-* and arm64-*, which boot other kernels.
+#  - digest-lockdown: the sanitizer kernel verifies kexec signatures, and
+#    lockdown refuses to load the unsigned image there (lockdown's own
+#    rule, before any digest); digest-signed stands for it.
 DEBUG = [n for n, _ in ALL if n not in ("harness-selftest", "mutants-spec", "static", "bisect", "config-matrix", "memblock-sim",
                                         "giga-explicit",
                                         "sparse-tiny-numa", "giga-bigscratch", "giga-bigscratch-late", "interop-to-73",
-                                        "interop-from-73")
+                                        "interop-from-73", "digest-lockdown")
          and not n.startswith(("base-", "ext-", "giga-nodes-", "sparse-asym-", "early-",
                                  "kunit-tool-", "distro-", "arm64-"))]
 # Scenarios only the full mode runs (./kho test --full), to keep the default
@@ -1221,5 +1224,10 @@ DEBUG_CI.append("deferred-memfd")
 # LUO corruption classes that need the sanitizer kernel's options (large
 # folios in shmem, DEBUG_VM): tests/corrupt_luo.py.
 for _n, _fn in corrupt_luo.DEBUG_SCENARIOS:
+    ALL.append(("debug-" + _n, debug(_n, _fn)))
+    DEBUG_CI.append(_n)
+# Purgatory's digest with a signed image and with IMA: only the sanitizer
+# kernel verifies kexec signatures and has IMA (tests/purgatory_digest.py).
+for _n, _fn in purgatory_digest.DEBUG_SCENARIOS:
     ALL.append(("debug-" + _n, debug(_n, _fn)))
     DEBUG_CI.append(_n)
