@@ -1223,11 +1223,8 @@ ALL.append(("debug-deferred-memfd", debug("deferred-memfd", deferred_init.deferr
 DEBUG_CI.append("deferred-memfd")
 # LUO corruption classes that need the sanitizer kernel's options (large
 # folios in shmem, DEBUG_VM): tests/corrupt_luo.py.
-for _n, _fn in corrupt_luo.DEBUG_SCENARIOS:
-    ALL.append(("debug-" + _n, debug(_n, _fn)))
-    DEBUG_CI.append(_n)
 # Purgatory's digest with a signed image and with IMA: only the sanitizer
 # kernel verifies kexec signatures and has IMA (tests/purgatory_digest.py).
-for _n, _fn in purgatory_digest.DEBUG_SCENARIOS:
+for _n, _fn in corrupt_luo.DEBUG_SCENARIOS + purgatory_digest.DEBUG_SCENARIOS:
     ALL.append(("debug-" + _n, debug(_n, _fn)))
     DEBUG_CI.append(_n)
