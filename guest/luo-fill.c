@@ -17,6 +17,11 @@
  *                                      and verify all of it
  *   --session NAME                     any of these with session NAME
  *                                      instead of "khot-bench"
+ *   --huge 2M|1G                       any of these with a HugeTLB memfd
+ *                                      (MFD_HUGETLB) of that page size
+ *   luo-fill --discard                 after the kexec: retrieve the
+ *                                      session and finish it without
+ *                                      retrieving the memfd
  *
  * The data: every byte of the file depends on its offset and on the seed
  * (guest/init passes the generation that filled it), so a page restored at
@@ -25,6 +30,12 @@
  * stamp(p, seed) + k. The last page of every MiB is a hole: never written
  * (preserving may allocate it; it must read back as zeros). The check
  * compares every word of every page, holes included, and the file's size.
+ * In a HugeTLB memfd (--huge) every fourth huge page is a hole instead
+ * (huge pages 3, 7, 11, ...): never written, so never allocated, and
+ * the check reads it with pread(), which does not allocate a page
+ * either, where a mapping's fault would; the data pages it reads through
+ * a mapping without MAP_POPULATE, for the same reason. So the pool's
+ * free count after a check still shows that no hole got a page.
  *
  * Prints one line ("luo-fill: ...") and exits 0 on success. Filling also
  * reads the memfd's frames from /proc/self/pagemap and prints how they lie:
@@ -46,6 +57,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/liveupdate.h>
@@ -57,6 +70,8 @@ static const char *session = "khot-bench";
 #define WORDS (PAGE / 8)
 /* one hole per MiB: the last page of each */
 #define HOLE_EVERY 256
+/* in a HugeTLB memfd: every fourth huge page */
+#define HUGE_HOLE_EVERY 4
 #define MAX_THREADS 8
 
 static int die(const char *what)
@@ -83,8 +98,13 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* --huge: the huge page size in bytes; 0 for a shmem memfd */
+static uint64_t huge;
+
 static int hole(uint64_t page)
 {
+	if (huge)
+		return page / (huge / PAGE) % HUGE_HOLE_EVERY == HUGE_HOLE_EVERY - 1;
 	return page % HOLE_EVERY == HOLE_EVERY - 1;
 }
 
@@ -161,6 +181,7 @@ static const char *pick_page_diff(void)
 /* One thread's share of the check: pages [lo, hi). */
 struct part {
 	const char *m;
+	int fd;
 	uint64_t seed, lo, hi;
 	uint64_t bad, holes, first;
 	int first_k;
@@ -172,6 +193,8 @@ static void *check_part(void *arg)
 	struct part *c = arg;
 	uint64_t p;
 
+	uint64_t buf[WORDS];
+
 	for (p = c->lo; p < c->hi; p++) {
 		const uint64_t *w = (const uint64_t *)(c->m + p * PAGE);
 		int zero = hole(p);
@@ -179,6 +202,12 @@ static void *check_part(void *arg)
 		int k;
 
 		c->holes += zero;
+		/* a hole of a HugeTLB memfd: read, not faulted in */
+		if (zero && huge) {
+			if (pread(c->fd, buf, PAGE, p * PAGE) != (ssize_t)PAGE)
+				memset(buf, 0xff, PAGE);
+			w = buf;
+		}
 		if (zero)
 			k = first_bad_word(w, 0, 1);
 		else
@@ -240,7 +269,12 @@ static char *map_memfd(const char *name, uint64_t bytes, int *fd)
 {
 	char *m;
 
-	*fd = memfd_create(name, 0);
+	unsigned int flags = 0;
+
+	/* MFD_HUGETLB | MFD_HUGE_2MB or MFD_HUGE_1GB (log2 of the size << 26) */
+	if (huge && !strcmp(name, "khot-bench"))
+		flags = 0x0004U | (unsigned int)__builtin_ctzll(huge) << 26;
+	*fd = memfd_create(name, flags);
 	if (*fd < 0 || ftruncate(*fd, bytes)) {
 		die(name);
 		return NULL;
@@ -253,12 +287,60 @@ static char *map_memfd(const char *name, uint64_t bytes, int *fd)
 	return m;
 }
 
+static const char *err_name(int ok, int err)
+{
+	return ok ? "allowed" : err == EPERM ? "EPERM" : strerror(err);
+}
+
+/*
+ * A preserved HugeTLB memfd keeps its layout: what changing it gives,
+ * written to @out. Expected: "truncate EPERM, fallocate EPERM, punch EPERM,
+ * hole fault SIGBUS". The fault is taken in a child (a shared mapping's
+ * read of the first hole, huge page 3), which the signal ends.
+ */
+static void frozen_probe(int fd, uint64_t bytes, char *out, size_t len)
+{
+	int t, a, p, st = 0;
+	int te, ae, pe;
+	pid_t pid;
+
+	t = !ftruncate(fd, bytes + huge);
+	te = errno;
+	if (t && ftruncate(fd, bytes))
+		te = errno;
+	a = !fallocate(fd, 0, 0, huge);
+	ae = errno;
+	p = !fallocate(fd, 3 /* PUNCH_HOLE | KEEP_SIZE */, 0, huge);
+	pe = errno;
+	if (bytes < 4 * huge) {
+		snprintf(out, len, "truncate %s, fallocate %s, punch %s, no hole to fault",
+			 err_name(t, te), err_name(a, ae), err_name(p, pe));
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		volatile char *m = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
+
+		if (m == MAP_FAILED)
+			_exit(2);
+		(void)m[3 * huge];
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		st = -1;
+	snprintf(out, len, "truncate %s, fallocate %s, punch %s, hole fault %s",
+		 err_name(t, te), err_name(a, ae), err_name(p, pe),
+		 st == -1 ? "unknown" : WIFSIGNALED(st) ?
+		 (WTERMSIG(st) == SIGBUS ? "SIGBUS" : "another signal") :
+		 WEXITSTATUS(st) ? "no mapping" : "allowed");
+}
+
 static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 {
 	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
 	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf) };
 	uint64_t p, pages = bytes / PAGE, spaced = (pages + 2) / 3 * PAGE, holes = 0;
-	char *m, *sp = NULL, frames[128];
+	char *m, *sp = NULL, frames[128], frozen[160] = "";
 	double t0 = now(), t1;
 	int mfd, sfd;
 
@@ -288,9 +370,12 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 	if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf))
 		return die("preserve memfd");
 	close(luo);
-	printf("luo-fill: preserved %llu MiB in %llu pages (%llu holes, seed %llu); %s; filled in %.2f s\n",
+	if (huge)
+		frozen_probe(mfd, bytes, frozen, sizeof(frozen));
+	printf("luo-fill: preserved %llu MiB in %llu pages (%llu holes, seed %llu); %s; filled in %.2f s%s%s\n",
 	       (unsigned long long)(bytes >> 20), (unsigned long long)pages,
-	       (unsigned long long)holes, (unsigned long long)seed, frames, t1);
+	       (unsigned long long)holes, (unsigned long long)seed, frames, t1,
+	       huge ? "; hugetlb; frozen: " : "", frozen);
 	fflush(stdout);
 
 	/* The session lives as long as its file: keep it in a child. */
@@ -313,7 +398,7 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
  * @threads threads. Returns how many pages differ; @first and @first_k
  * are the first wrong word's page and index, @holes the holes seen.
  */
-static uint64_t verify(const char *m, uint64_t pages, uint64_t seed, int threads,
+static uint64_t verify(const char *m, int fd, uint64_t pages, uint64_t seed, int threads,
 		       uint64_t *holes, uint64_t *first, int *first_k)
 {
 	struct part parts[MAX_THREADS];
@@ -322,7 +407,7 @@ static uint64_t verify(const char *m, uint64_t pages, uint64_t seed, int threads
 
 	*holes = 0;
 	for (i = 0; i < threads; i++) {
-		parts[i] = (struct part){ .m = m, .seed = seed, .first_k = -1,
+		parts[i] = (struct part){ .m = m, .fd = fd, .seed = seed, .first_k = -1,
 					  .lo = pages * i / threads,
 					  .hi = pages * (i + 1) / threads };
 		if (i && (errno = pthread_create(&parts[i].thread, NULL, check_part, &parts[i])))
@@ -370,8 +455,15 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 		       (unsigned long long)st.st_size, (unsigned long long)bytes);
 		return 1;
 	}
-	/* MAP_POPULATE: one walk maps it all, no fault per page */
-	m = mmap(NULL, bytes, PROT_READ, MAP_SHARED | MAP_POPULATE, rf.fd, 0);
+	/*
+	 * MAP_POPULATE: one walk maps it all, no fault per page; not in a
+	 * HugeTLB memfd, where it would fill the holes from the pool. There,
+	 * MAP_NORESERVE: the check faults in only pages the file has, and a
+	 * pool with no free page (one asked smaller than what was preserved)
+	 * could not reserve its holes.
+	 */
+	m = mmap(NULL, bytes, PROT_READ, MAP_SHARED | (huge ? MAP_NORESERVE : MAP_POPULATE),
+		 rf.fd, 0);
 	if (m == MAP_FAILED)
 		return die("mmap");
 	how = pick_page_diff();
@@ -381,10 +473,16 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	if (threads > MAX_THREADS)
 		threads = MAX_THREADS;
 	t0 = now();
-	bad = verify(m, pages, seed, threads, &holes, &first, &first_k);
+	bad = verify(m, rf.fd, pages, seed, threads, &holes, &first, &first_k);
 	t1 = now();
 	if (bad) {
-		uint64_t got = ((const uint64_t *)(m + first * PAGE))[first_k];
+		uint64_t got = 0;
+
+		if (hole(first) && huge) {
+			if (pread(rf.fd, &got, 8, first * PAGE + first_k * 8) != 8)
+				got = ~0ULL;
+		} else
+			got = ((const uint64_t *)(m + first * PAGE))[first_k];
 		uint64_t want = hole(first) ? 0 : stamp(first, seed) + first_k;
 
 		printf("luo-fill: FAIL %llu of %llu pages differ; first at offset %#llx: %#llx, want %#llx%s\n",
@@ -399,25 +497,43 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	if (ioctl(rs.fd, LIVEUPDATE_SESSION_FINISH, &fin))
 		return die("finish session");
 	mark("verified");
-	printf("luo-fill: verified %llu MiB in %llu pages, every byte (%llu holes read zero, seed %llu) in %.2f s (%d threads, %s)\n",
+	printf("luo-fill: verified %llu MiB in %llu pages, every byte (%llu holes read zero, seed %llu) in %.2f s (%d threads, %s)%s\n",
 	       (unsigned long long)(bytes >> 20), (unsigned long long)pages,
 	       (unsigned long long)holes, (unsigned long long)seed, t1 - t0,
-	       threads, how);
+	       threads, how, huge ? "; hugetlb" : "");
+	return 0;
+}
+
+/* Finish the session without taking its memfd: the kernel releases it. */
+static int discard(int luo)
+{
+	struct liveupdate_ioctl_retrieve_session rs = { .size = sizeof(rs) };
+	struct liveupdate_session_finish fin = { .size = sizeof(fin) };
+
+	snprintf((char *)rs.name, sizeof(rs.name), "%s", session);
+	if (ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &rs))
+		return die("retrieve session");
+	if (ioctl(rs.fd, LIVEUPDATE_SESSION_FINISH, &fin))
+		return die("finish session");
+	close(rs.fd);
+	printf("luo-fill: discarded session %s, its memfd not retrieved\n", session);
 	return 0;
 }
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] <MiB>\n");
+	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 2M|1G] <MiB>\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
-	int checking = 0, gaps = 0, i = 1, luo;
+	int checking = 0, gaps = 0, discarding = 0, i = 1, luo;
 	uint64_t mib, seed = 1;
 
-	for (; i < argc - 1; i++) {
+	if (argc == 2 && !strcmp(argv[1], "--discard"))
+		discarding = 1;
+	for (; !discarding && i < argc - 1; i++) {
 		if (!strcmp(argv[i], "--check"))
 			checking = 1;
 		else if (!strcmp(argv[i], "--gaps"))
@@ -426,13 +542,26 @@ int main(int argc, char **argv)
 			seed = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--session") && i + 2 < argc)
 			session = argv[++i];
+		else if (!strcmp(argv[i], "--huge") && i + 2 < argc) {
+			i++;
+			if (!strcmp(argv[i], "2M"))
+				huge = 2ULL << 20;
+			else if (!strcmp(argv[i], "1G"))
+				huge = 1ULL << 30;
+			else
+				return usage();
+		}
 		else
 			return usage();
 	}
-	if (i != argc - 1 || (checking && gaps))
+	if (discarding) {
+		luo = open("/dev/liveupdate", O_RDWR);
+		return luo < 0 ? die("open /dev/liveupdate") : discard(luo);
+	}
+	if (i != argc - 1 || (checking && gaps) || (huge && gaps))
 		return usage();
 	mib = strtoull(argv[i], NULL, 0);
-	if (!mib || mib > (1ULL << 20)) {
+	if (!mib || mib > (1ULL << 20) || (huge && (mib << 20) % huge)) {
 		fprintf(stderr, "luo-fill: bad size\n");
 		return 2;
 	}

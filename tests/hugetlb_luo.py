@@ -1,0 +1,228 @@
+"""HugeTLB memfds through LUO (part 7): the file comes back with every
+byte, holes stay holes, and the host's pools come back exactly, per node.
+
+guest/luo-fill.c --huge fills a HugeTLB memfd (every fourth huge page a
+hole, never written) and preserves it; after preserving it tries to change
+the file's layout (truncate, fallocate, punch a hole, a fault in a hole
+through a shared mapping), which the frozen file must refuse. The
+successor retrieves it and checks every byte, reading the holes with
+pread() so that the check allocates nothing. guest/init reports the pools
+("pool LABEL SIZE NODE TOTAL FREE SURPLUS [RSVD]") at boot (start), after
+the check (checked) and after the fill (filled).
+
+ - hugetlb-2m: two NUMA nodes, a 64 MiB file of 2 MiB pages (24 pages,
+   8 holes) with a 16 MiB shmem memfd in a second session,
+   hugepages=48, three generations: each checks the previous file, every
+   byte, and the pool: 48 pages, 24 on each node as in gen 1, 24 free at
+   boot (the preserved ones counted in use, no hole given a page), 48
+   free after the file is closed.
+ - hugetlb-2m-pernode: two unequal NUMA nodes, a pool grown per node at
+   run time in gen 1 (20 and 28 pages), hugepages=0:2,1:2 on the command
+   line, smaller than what the file leaves on a node: each node's pool is
+   max(asked, preserved), and the kernel says once that it grew.
+ - hugetlb-2m-surplus: a pool of 16 with 16 surplus pages allowed: the
+   file's mapping takes surplus pages; the successor counts them as
+   surplus again, and frees (dissolves) them with the file.
+ - hugetlb-2m-discard: the successor finishes the session without taking
+   the file: its pages go back to the free pool.
+"""
+import re
+
+from scenarios import Skip, check, gen_checks, kho_checks
+
+MIB = 64
+HUGE_KB = 2048
+# every fourth huge page is a hole
+DATA = MIB * 1024 // HUGE_KB * 3 // 4
+HOLES = MIB * 1024 // HUGE_KB - DATA
+FROZEN = "frozen: truncate EPERM, fallocate EPERM, punch EPERM, hole fault SIGBUS"
+HUGE_CHECK = re.compile(r"luo-fill: verified (\d+) MiB in (\d+) pages, every byte "
+                        r"\((\d+) holes read zero, seed (\d+)\).*; hugetlb")
+GREW = re.compile(r"hugetlb_luo: pool of 2.00 MiB pages grows from (\d+) to (\d+)")
+WARN = re.compile(r"hugetlb_luo: .*(damaged|not a preserved|stays reserved|cannot|failed|not in a pool)")
+
+
+def pools(g, label, size="%dkB" % HUGE_KB):
+    """{node: (total, free, surplus[, rsvd])} of one pool at one point;
+    node "all" is the whole pool."""
+    out = {}
+    for v in g.facts_of("pool") if g else []:
+        f = v.split()
+        if len(f) >= 6 and f[0] == label and f[1] == size:
+            out[f[2]] = tuple(int(x) for x in f[3:])
+    return out
+
+
+def nodes_of(p):
+    return {n: v for n, v in p.items() if n != "all"}
+
+
+def huge_verified(g, mib):
+    """Generation g verified every byte of the HugeTLB file of mib MiB that
+    the generation before it filled, holes included."""
+    m = HUGE_CHECK.search(g.fact("luo_check") or "") if g else None
+    return (bool(m) and int(m.group(1)) == mib and int(m.group(2)) == mib << 8
+            and int(m.group(3)) == HOLES * HUGE_KB // 4 and int(m.group(4)) == g.index - 1)
+
+
+def boot(ctx, name, append, gens, **kw):
+    if not ctx.args.selftest_initrd:
+        raise Skip("needs --selftest-initrd (luo-fill)")
+    return ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=%d khot.luo_huge=2M %s"
+                    % (MIB, append), gens=gens, initrd=ctx.args.selftest_initrd, **kw)
+
+
+def common(c, name, reached, gens):
+    """What every scenario wants of every generation: the file preserved
+    and frozen, no warning from the handler, the data back."""
+    kho_checks(c, name, reached)
+    for g in reached:
+        warn = g.grep(WARN)
+        check(c, "%s: gen %d: no warning from hugetlb_luo" % (name, g.index),
+              not warn, warn[0] if warn else "")
+        if g.index < gens:
+            fill = g.fact("luo_fill") or ""
+            check(c, "%s: gen %d preserved the HugeTLB file (%d MiB)" % (name, g.index, MIB),
+                  ("preserved %d MiB" % MIB) in fill and "hugetlb" in fill, fill)
+            check(c, "%s: gen %d: the preserved file's layout is frozen" % (name, g.index),
+                  FROZEN in fill, fill)
+
+
+def per_node_kept(g):
+    """Per node, the pages the file holds after gen g filled it: each node's
+    total less its free pages (nothing else uses the pool)."""
+    return {n: v[0] - v[1] for n, v in nodes_of(pools(g, "filled")).items()}
+
+
+def hugetlb_2m(ctx):
+    name, gens, pool = "hugetlb-2m", 3, 48
+    c = []
+    run = boot(ctx, name, "hugepagesz=2M hugepages=%d khot.luo_extra=16" % pool, gens,
+               mem="1G", numa=["512M", "512M"])
+    reached = gen_checks(c, run, name, gens)
+    common(c, name, reached, gens)
+    start1 = pools(reached[0], "start") if reached else {}
+    check(c, "%s: gen 1 has a pool of %d free 2 MiB pages" % (name, pool),
+          start1.get("all", ())[:3] == (pool, pool, 0), start1)
+    for g in reached:
+        if g.index < gens:
+            filled = pools(g, "filled").get("all")
+            # in use: the data pages; reserved: the holes the mapping reserved
+            check(c, "%s: gen %d: the file holds %d pages, its %d holes only reserved"
+                  % (name, g.index, DATA, HOLES),
+                  filled == (pool, pool - DATA, 0, HOLES), filled)
+        if g.index == 1:
+            continue
+        start = pools(g, "start")
+        check(c, "%s: gen %d: the pool is back, the preserved pages in use, no hole given a page"
+              % (name, g.index), start.get("all") == (pool, pool - DATA, 0, 0), start.get("all"))
+        check(c, "%s: gen %d: each node's pool as in gen 1" % (name, g.index),
+              {n: v[0] for n, v in nodes_of(start).items()}
+              == {n: v[0] for n, v in nodes_of(start1).items()},
+              "%s, gen 1 %s" % (nodes_of(start), nodes_of(start1)))
+        check(c, "%s: gen %d has the HugeTLB file back, every byte, holes and size" % (name, g.index),
+              huge_verified(g, MIB), g.fact("luo_check") or "no luo_check")
+        checked = pools(g, "checked").get("all")
+        check(c, "%s: gen %d: the file's pages are free again once it is closed" % (name, g.index),
+              checked == (pool, pool, 0, 0), checked)
+        ex = g.fact("luo_extra_check") or ""
+        check(c, "%s: gen %d has the shmem memfd of the other session back" % (name, g.index),
+              "verified 16 MiB" in ex, ex)
+    return c
+
+
+def hugetlb_2m_pernode(ctx):
+    """Two unequal nodes. Gen 1 grows each node's pool at run time (20 and
+    28 pages); every generation boots with hugepages=0:2,1:2, less than
+    what the file keeps on the node(s) it lies on: each node's pool must be
+    max(asked, preserved) there, the free pages what the file does not
+    hold, and the kernel must say the pool grew."""
+    name, gens = "hugetlb-2m-pernode", 2
+    asked = {"0": 2, "1": 2}
+    c = []
+    run = boot(ctx, name, "hugepagesz=2M hugepages=0:2,1:2 khot.nodepool=0:20,1:28",
+               gens, mem="2G", numa=["768M", "1280M"])
+    reached = gen_checks(c, run, name, gens)
+    common(c, name, reached, gens)
+    if len(reached) < 2:
+        return c
+    start1 = nodes_of(pools(reached[0], "start"))
+    check(c, "%s: gen 1 grew its pool to 20 and 28 pages" % name,
+          {n: v[0] for n, v in start1.items()} == {"0": 20, "1": 28}, start1)
+    kept = per_node_kept(reached[0])
+    start = nodes_of(pools(reached[1], "start"))
+    want = {n: (max(asked[n], kept.get(n, 0)), max(asked[n], kept.get(n, 0)) - kept.get(n, 0))
+            for n in asked}
+    check(c, "%s: gen 1's file holds its %d pages" % (name, DATA),
+          sum(kept.values()) == DATA, kept)
+    check(c, "%s: gen 2: per node, total = max(asked, preserved), free = total - preserved" % name,
+          {n: v[:2] for n, v in start.items()} == want,
+          "got %s, want %s (asked %s, preserved %s)" % (start, want, asked, kept))
+    grew = reached[1].grep(GREW)
+    m = GREW.search(grew[0]) if grew else None
+    check(c, "%s: gen 2 says once that the pool grew, from 4 to %d" % (name, sum(w[0] for w in want.values())),
+          len(grew) == 1 and m and int(m.group(1)) == 4
+          and int(m.group(2)) == sum(w[0] for w in want.values()), "; ".join(grew) or "no line")
+    check(c, "%s: gen 2 has the HugeTLB file back, every byte" % name,
+          huge_verified(reached[1], MIB), reached[1].fact("luo_check") or "no luo_check")
+    return c
+
+
+def hugetlb_2m_surplus(ctx):
+    """hugepages=16 and 16 surplus pages allowed: the file's mapping
+    reserves its 32 pages, 16 of them surplus. The successor, with the same
+    command line, counts the preserved surplus pages as surplus again."""
+    name, gens, pool, over = "hugetlb-2m-surplus", 2, 16, 16
+    c = []
+    run = boot(ctx, name, "hugepagesz=2M hugepages=%d khot.overcommit=%d" % (pool, over),
+               gens, mem="1G")
+    reached = gen_checks(c, run, name, gens)
+    common(c, name, reached, gens)
+    if len(reached) < 2:
+        return c
+    filled = pools(reached[0], "filled").get("all")
+    check(c, "%s: gen 1's file took %d surplus pages" % (name, over),
+          filled == (pool + over, pool + over - DATA, over, HOLES), filled)
+    start = pools(reached[1], "start").get("all")
+    # the 24 preserved pages: 16 surplus, 8 persistent; the pool of 16
+    # keeps 8 more free: 32 in all, 8 free, 16 surplus
+    check(c, "%s: gen 2: total, free and surplus as before the kexec" % name,
+          start == (pool + over, pool + over - DATA, over, 0), start)
+    check(c, "%s: gen 2 has the HugeTLB file back, every byte" % name,
+          huge_verified(reached[1], MIB), reached[1].fact("luo_check") or "no luo_check")
+    checked = pools(reached[1], "checked").get("all")
+    check(c, "%s: gen 2: the surplus pages are dissolved with the file" % name,
+          checked == (pool, pool, 0, 0), checked)
+    return c
+
+
+def hugetlb_2m_discard(ctx):
+    name, gens, pool = "hugetlb-2m-discard", 2, 32
+    c = []
+    run = boot(ctx, name, "hugepagesz=2M hugepages=%d khot.luo_discard=1" % pool, gens, mem="1G")
+    reached = gen_checks(c, run, name, gens)
+    common(c, name, reached, gens)
+    if len(reached) < 2:
+        return c
+    g = reached[1]
+    start = pools(g, "start").get("all")
+    check(c, "%s: gen 2: the preserved pages are in use until the session ends" % name,
+          start == (pool, pool - DATA, 0, 0), start)
+    d = g.fact("luo_discard") or ""
+    check(c, "%s: gen 2 finished the session without taking the file" % name,
+          "discarded session" in d, d)
+    released = g.grep(r"hugetlb_luo: a file never retrieved: %d of its %d huge pages back in the pool"
+                      % (DATA, DATA))
+    check(c, "%s: gen 2 says the file's pages went back to the pool" % name, released,
+          "no 'a file never retrieved' line")
+    after = pools(g, "discarded").get("all")
+    check(c, "%s: gen 2: every page free again" % name, after == (pool, pool, 0, 0), after)
+    return c
+
+
+SCENARIOS = [
+    ("hugetlb-2m", hugetlb_2m),
+    ("hugetlb-2m-pernode", hugetlb_2m_pernode),
+    ("hugetlb-2m-surplus", hugetlb_2m_surplus),
+    ("hugetlb-2m-discard", hugetlb_2m_discard),
+]
