@@ -156,6 +156,7 @@ def main():
             continue
         if (args.debug_scope == "ci" and name.startswith("debug-")
                 and name[len("debug-"):] not in scenarios.DEBUG_CI):
+            not_run.append(name)
             continue
         if args.scope != "full" and name in scenarios.FULL_ONLY:
             not_run.append(name)
