@@ -63,22 +63,29 @@ def nodes_of(p):
     return {n: v for n, v in p.items() if n != "all"}
 
 
-def huge_verified(g, mib):
+def holes_of(mib, huge_kb):
+    """The holes of a HugeTLB file of mib MiB in luo-fill, in 4 KiB pages:
+    huge pages 3, 7, 11, ..."""
+    return mib * 1024 // huge_kb // 4 * huge_kb // 4
+
+
+def huge_verified(g, mib, huge_kb=HUGE_KB, fact="luo_check", seed=None):
     """Generation g verified every byte of the HugeTLB file of mib MiB that
     the generation before it filled, holes included."""
-    m = HUGE_CHECK.search(g.fact("luo_check") or "") if g else None
+    m = HUGE_CHECK.search(g.fact(fact) or "") if g else None
     return (bool(m) and int(m.group(1)) == mib and int(m.group(2)) == mib << 8
-            and int(m.group(3)) == HOLES * HUGE_KB // 4 and int(m.group(4)) == g.index - 1)
+            and int(m.group(3)) == holes_of(mib, huge_kb)
+            and int(m.group(4)) == (g.index - 1 if seed is None else seed))
 
 
-def boot(ctx, name, append, gens, **kw):
+def boot(ctx, name, append, gens, mib=MIB, huge="2M", **kw):
     if not ctx.args.selftest_initrd:
         raise Skip("needs --selftest-initrd (luo-fill)")
-    return ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=%d khot.luo_huge=2M %s"
-                    % (MIB, append), gens=gens, initrd=ctx.args.selftest_initrd, **kw)
+    return ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=%d khot.luo_huge=%s %s"
+                    % (mib, huge, append), gens=gens, initrd=ctx.args.selftest_initrd, **kw)
 
 
-def common(c, name, reached, gens):
+def common(c, name, reached, gens, mib=MIB):
     """What every scenario wants of every generation: the file preserved
     and frozen, no warning from the handler, the data back."""
     kho_checks(c, name, reached)
@@ -88,16 +95,16 @@ def common(c, name, reached, gens):
               not warn, warn[0] if warn else "")
         if g.index < gens:
             fill = g.fact("luo_fill") or ""
-            check(c, "%s: gen %d preserved the HugeTLB file (%d MiB)" % (name, g.index, MIB),
-                  ("preserved %d MiB" % MIB) in fill and "hugetlb" in fill, fill)
+            check(c, "%s: gen %d preserved the HugeTLB file (%d MiB)" % (name, g.index, mib),
+                  ("preserved %d MiB" % mib) in fill and "hugetlb" in fill, fill)
             check(c, "%s: gen %d: the preserved file's layout is frozen" % (name, g.index),
                   FROZEN in fill, fill)
 
 
-def per_node_kept(g):
+def per_node_kept(g, size="%dkB" % HUGE_KB):
     """Per node, the pages the file holds after gen g filled it: each node's
     total less its free pages (nothing else uses the pool)."""
-    return {n: v[0] - v[1] for n, v in nodes_of(pools(g, "filled")).items()}
+    return {n: v[0] - v[1] for n, v in nodes_of(pools(g, "filled", size)).items()}
 
 
 def hugetlb_2m(ctx):
@@ -226,7 +233,84 @@ def hugetlb_2m_discard(ctx):
     return c
 
 
+GIG_KB = 1024 * 1024
+GIG = "%dkB" % GIG_KB
+MIB2 = "%dkB" % HUGE_KB
+
+
+def hugetlb_mixed(ctx, name, gens):
+    """A host's guests in 1 GiB and 2 MiB pages and in shmem, side by side:
+    a 4 GiB file of 1 GiB pages (3 pages and a hole), a 64 MiB file of
+    2 MiB pages (24 pages, 8 holes) and a 16 MiB shmem memfd, each in a
+    session of its own, on two nodes with a per-node pool of 1 GiB pages
+    (hugepages=0:1,1:3: node 0 has room for one outside
+    scratch and the kernel; nokaslr: see giga-numa) and a global one of
+    2 MiB pages. Every successor has every byte of the three back, and
+    both pools as in gen 1, per node, the preserved pages in use."""
+    big, small, shm, pool1g, pool2m = 4096, 64, 16, {"0": 1, "1": 3}, 32
+    data1g, data2m = 3, small * 1024 // HUGE_KB * 3 // 4
+    c = []
+    run = boot(ctx, name, "nokaslr hugepagesz=1G hugepages=0:1,1:3 hugepagesz=2M hugepages=%d "
+               "khot.luo_extra=%d khot.luo_extra_huge=2M khot.luo_shmem=%d" % (pool2m, small, shm),
+               gens, mib=big, huge="1G", mem="8G", numa=["4G", "4G"])
+    reached = gen_checks(c, run, name, gens)
+    common(c, name, reached, gens, mib=big)
+    if not reached:
+        return c
+    n1g = sum(pool1g.values())
+    start1 = pools(reached[0], "start", GIG)
+    check(c, "%s: gen 1 has its pool of 1 GiB pages, 1 and 3 per node" % name,
+          {n: v[:3] for n, v in nodes_of(start1).items()}
+          == {n: (k, k, 0) for n, k in pool1g.items()}, start1)
+    for g in reached:
+        if g.index < gens:
+            filled = pools(g, "filled", GIG).get("all")
+            check(c, "%s: gen %d: the 1 GiB file holds %d pages, its hole only reserved"
+                  % (name, g.index, data1g), filled == (n1g, n1g - data1g, 0, 1), filled)
+            fill = g.fact("luo_extra_fill") or ""
+            check(c, "%s: gen %d preserved the 2 MiB file" % (name, g.index),
+                  ("preserved %d MiB" % small) in fill and "hugetlb" in fill, fill)
+        if g.index == 1:
+            continue
+        prev = reached[g.index - 2]
+        kept = per_node_kept(prev, GIG)
+        start = pools(g, "start", GIG)
+        want = {n: (k, k - kept.get(n, 0)) for n, k in pool1g.items()}
+        check(c, "%s: gen %d: each node's 1 GiB pool as in gen 1, the preserved pages in use"
+              % (name, g.index), {n: v[:2] for n, v in nodes_of(start).items()} == want,
+              "got %s, want %s (preserved per node %s)" % (nodes_of(start), want, kept))
+        s2 = pools(g, "start", MIB2).get("all")
+        check(c, "%s: gen %d: the 2 MiB pool is back, its preserved pages in use"
+              % (name, g.index), s2 == (pool2m, pool2m - data2m, 0, 0), s2)
+        check(c, "%s: gen %d has the 1 GiB file back, every byte, hole and size"
+              % (name, g.index), huge_verified(g, big, GIG_KB), g.fact("luo_check") or "no luo_check")
+        check(c, "%s: gen %d has the 2 MiB file back, every byte, holes and size"
+              % (name, g.index), huge_verified(g, small, HUGE_KB, "luo_extra_check", g.index + 99),
+              g.fact("luo_extra_check") or "no luo_extra_check")
+        sh = g.fact("luo_shmem_check") or ""
+        check(c, "%s: gen %d has the shmem memfd back, every byte" % (name, g.index),
+              ("verified %d MiB" % shm) in sh and "hugetlb" not in sh, sh)
+        checked = pools(g, "checked", GIG).get("all")
+        check(c, "%s: gen %d: the 1 GiB pages are free again once the file is closed"
+              % (name, g.index), checked == (n1g, n1g, 0, 0), checked)
+        if g.index == gens:
+            end = pools(g, "end", MIB2).get("all")
+            check(c, "%s: gen %d: the 2 MiB pages are free again once the file is closed"
+                  % (name, g.index), end == (pool2m, pool2m, 0, 0), end)
+    return c
+
+
+def hugetlb_1g(ctx):
+    return hugetlb_mixed(ctx, "hugetlb-1g", 3)
+
+
+def hugetlb_1g_5gen(ctx):
+    return hugetlb_mixed(ctx, "hugetlb-1g-5gen", 5)
+
+
 SCENARIOS = [
+    ("hugetlb-1g", hugetlb_1g),
+    ("hugetlb-1g-5gen", hugetlb_1g_5gen),
     ("hugetlb-2m", hugetlb_2m),
     ("hugetlb-2m-pernode", hugetlb_2m_pernode),
     ("hugetlb-2m-surplus", hugetlb_2m_surplus),

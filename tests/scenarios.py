@@ -1192,6 +1192,9 @@ FULL_ONLY += [n for n, _ in distro.SCENARIOS + arm64.SCENARIOS]
 # kunit.py for x86_64: the same suites run by default in our x86 kernel
 # (kunit) and in the sanitizer kernel (debug-kunit).
 FULL_ONLY.append("kunit-tool-x86_64")
+# Five generations of a host's guests in 1 GiB, 2 MiB and shmem pages: the
+# default run has the same in three (hugetlb-1g).
+FULL_ONLY.append("hugetlb-1g-5gen")
 # kunit.py for arm64 too (since 2026-12-04): its 15 minutes of background
 # build slowed every VM scenario it shared the two cores with, and the
 # default run was over the hour (62.1 minutes on 2026-12-03). The same
