@@ -244,15 +244,18 @@ def hugetlb_mixed(ctx, name, gens):
     2 MiB pages (24 pages, 8 holes) and a 16 MiB shmem memfd, each in a
     session of its own, on two nodes with a per-node pool of 1 GiB pages
     (hugepages=0:1,1:3: node 0 has room for one outside
-    scratch and the kernel; nokaslr: see giga-numa) and a global one of
-    2 MiB pages. Every successor has every byte of the three back, and
+    scratch and the kernel; nokaslr: see giga-numa; node 1 has room for
+    more than its pool, so that a successor that allocated its whole pool
+    beside the preserved pages would show it) and a global one of 2 MiB
+    pages. Every successor has every byte of the three back, and
     both pools as in gen 1, per node, the preserved pages in use."""
     big, small, shm, pool1g, pool2m = 4096, 64, 16, {"0": 1, "1": 3}, 32
     data1g, data2m = 3, small * 1024 // HUGE_KB * 3 // 4
     c = []
-    run = boot(ctx, name, "nokaslr hugepagesz=1G hugepages=0:1,1:3 hugepagesz=2M hugepages=%d "
+    run = boot(ctx, name, "nokaslr hugetlb_free_vmemmap=on hugepagesz=1G hugepages=0:1,1:3 "
+               "hugepagesz=2M hugepages=%d "
                "khot.luo_extra=%d khot.luo_extra_huge=2M khot.luo_shmem=%d" % (pool2m, small, shm),
-               gens, mib=big, huge="1G", mem="8G", numa=["4G", "4G"])
+               gens, mib=big, huge="1G", mem="10G", numa=["4G", "6G"])
     reached = gen_checks(c, run, name, gens)
     common(c, name, reached, gens, mib=big)
     if not reached:
@@ -279,6 +282,15 @@ def hugetlb_mixed(ctx, name, gens):
         check(c, "%s: gen %d: each node's 1 GiB pool as in gen 1, the preserved pages in use"
               % (name, g.index), {n: v[:2] for n, v in nodes_of(start).items()} == want,
               "got %s, want %s (preserved per node %s)" % (nodes_of(start), want, kept))
+        # HVO: the preserved pages' memory map is optimized as a fresh
+        # boot's pool pages' are (gen 1: the same pools, all fresh)
+        mm1, mm = reached[0].fact("memmap_pages"), g.fact("memmap_pages")
+        check(c, "%s: gen %d: HVO on, the memory map as small as in gen 1 (%s pages)"
+              % (name, g.index, mm1), g.fact("hvo") == "1" and mm1 and mm == mm1,
+              "hvo=%s, %s pages, gen 1 %s" % (g.fact("hvo"), mm, mm1))
+        short = g.grep(r"HugeTLB: allocating \d+ of page size .* failed")
+        check(c, "%s: gen %d: the boot allocation asked for no page it had no room for"
+              % (name, g.index), not short, "; ".join(short))
         s2 = pools(g, "start", MIB2).get("all")
         check(c, "%s: gen %d: the 2 MiB pool is back, its preserved pages in use"
               % (name, g.index), s2 == (pool2m, pool2m - data2m, 0, 0), s2)
