@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The live-update demo: build our kernel, boot a 6 GiB guest with KHO and
-# gigantic pages and a LUO memfd (512 MiB, every byte checked in the next
-# generation), hand over to a second generation with kexec, and report what
-# was preserved and what came back. Exits non-zero if anything in the
+# The live-update demo: build our kernel, boot an 8 GiB guest with KHO,
+# 1 GiB and 2 MiB HugeTLB pools and three LUO memfds (1 GiB pages, 2 MiB
+# pages, shmem; every byte checked in the next generation), hand over to
+# a second generation with kexec, and report what was preserved and what
+# came back, with the HugeTLB pools before and after. Exits non-zero if anything in the
 # report did not hold.
 . "$(dirname "$0")/lib.sh"
 need_pkgs qemu-system-x86 python3 busybox-static kexec-tools
@@ -15,11 +16,15 @@ log "step 3/4: guest initramfs (with guest/luo-fill.c)"
 "$TOP/scripts/build-selftests.sh" "$tree" "$tree/.kho-out" "$BUILD/selftests"
 "$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-demo.cpio.gz" "$tree/.kho-out/arch/x86/boot/bzImage" \
 	/selftests="$BUILD/selftests"
-append=${KHO_DEMO_APPEND:-"kho=on hugepagesz=1G hugepages=2 hugepagesz=2M hugepages=64 kunit.enable=0"}
+# A host's guest memory: 2 GiB in 1 GiB pages and 64 MiB in 2 MiB pages
+# (HugeTLB memfds, part 7) and 512 MiB of shmem, each in a LUO session of
+# its own, with the HugeTLB pools per node before and after side by side.
+append=${KHO_DEMO_APPEND:-"kho=on hugetlb_free_vmemmap=on hugepagesz=1G hugepages=3 hugepagesz=2M hugepages=64 kunit.enable=0 khot.nodump=1"}
 log "step 4/4: two generations in QEMU (TCG): $append"
 mkdir -p "$BUILD/results"
 python3 "$TOP/tests/report.py" --kernel "$tree/.kho-out/arch/x86/boot/bzImage" \
-	--initrd "$BUILD/initrd-demo.cpio.gz" --append "$append" --mem 6G --gens 2 \
-	--luo-mib "${KHO_DEMO_LUO_MIB:-512}" \
+	--initrd "$BUILD/initrd-demo.cpio.gz" --append "$append" --mem 8G --gens 2 \
+	--luo-mib "${KHO_DEMO_LUO_MIB:-2048}" --luo-huge 1G \
+	--luo-extra 64 --luo-extra-huge 2M --luo-shmem "${KHO_DEMO_SHMEM_MIB:-512}" \
 	--log "$BUILD/results/demo.log"
 log "demo finished in $(( $(date +%s) - t0 ))s (console log: build/results/demo.log)"

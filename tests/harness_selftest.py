@@ -141,6 +141,24 @@ def selftest(ctx):
     text, ok = report.extension_report(gen(2, files={"kho_scratch_ext": ext}, dmesg=ok_line))
     check(c, "%s: the demo fails with no memory map to count with" % name, not ok, text)
 
+    # the demo's HugeTLB pools before and after the kexec
+    def pooled(index, label, lines):
+        g = khovm.Gen(index)
+        g.facts["pool"] = ["%s %s" % (label, l) for l in lines]
+        return g
+    before = ["1048576kB all 3 1 0 1", "1048576kB 0 3 1 0", "2048kB 0 64 40 0"]
+    rows, ok = report.pool_rows(pooled(1, "end", before), pooled(2, "start", before))
+    check(c, "%s: the demo finds the same pools per node the same" % name,
+          ok and len(rows) == 2 and all(r.endswith("same") for r in rows), rows)
+    for what, after in (("one free page fewer", ["1048576kB 0 3 0 0", "2048kB 0 64 40 0"]),
+                        ("a pool missing", ["1048576kB 0 3 1 0"]),
+                        ("a page on another node", ["1048576kB 0 2 0 0", "1048576kB 1 1 1 0",
+                                                    "2048kB 0 64 40 0"])):
+        rows, ok = report.pool_rows(pooled(1, "end", before), pooled(2, "start", after))
+        check(c, "%s: the demo fails on pools that differ: %s" % (name, what), not ok, rows)
+    rows, ok = report.pool_rows(pooled(1, "end", []), pooled(2, "start", []))
+    check(c, "%s: the demo fails with no pool lines to compare" % name, not ok, rows)
+
     # KUnit skips and the expectations
     ktap = "\n".join(["    # Subtest: kho_radix", "    ok 1 walk", "    ok 2 big # SKIP no memory",
                       "ok 1 kho_radix"])

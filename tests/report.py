@@ -9,6 +9,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import coverage  # noqa: E402
 import khovm  # noqa: E402
 from scenarios import REPORTS, luo_filled, luo_verified  # noqa: E402
+from hugetlb_luo import huge_verified, pools  # noqa: E402
+
+SIZES = {"2M": 2048, "1G": 1024 * 1024}
 
 
 def human(n):
@@ -63,6 +66,29 @@ def extension_report(g):
             % (m.group(1), m.group(2), "agrees" if ok else "MISMATCH with debugfs")), ok
 
 
+def pool_rows(before, after):
+    """(text lines, ok): each HugeTLB pool per node, total/free/surplus
+    before the kexec (the predecessor's "end" pool lines) and after it (the
+    successor's "start" lines) side by side; ok when every one is equal."""
+    def table(g, label):
+        out = {}
+        for v in g.facts_of("pool"):
+            f = v.split()
+            if f[0] == label and f[2] != "all":
+                out[(f[1], f[2])] = tuple(int(x) for x in f[3:6])
+        return out
+    b, a = table(before, "end"), table(after, "start")
+    lines, ok = [], bool(b) and set(a) == set(b)
+    for key in sorted(set(a) | set(b), key=lambda k: (-int(k[0][:-2]), int(k[1]))):
+        x, y = b.get(key), a.get(key)
+        same = x == y
+        ok &= same
+        fmt = lambda t: "%d total, %d free, %d surplus" % t if t else "none"
+        lines.append("    %-9s node %s:  %-32s %-32s %s" % (
+            human(int(key[0][:-2]) * 1024), key[1], fmt(x), fmt(y), "same" if same else "DIFFERENT"))
+    return lines, ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True)
@@ -73,8 +99,20 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--luo-mib", type=int, default=0,
                     help="MiB of memfd data carried through LUO (khot.luo_mib)")
+    ap.add_argument("--luo-huge", choices=sorted(SIZES),
+                    help="the memfd is a HugeTLB one of this page size (khot.luo_huge)")
+    ap.add_argument("--luo-extra", type=int, default=0,
+                    help="MiB of a second memfd in a session of its own (khot.luo_extra)")
+    ap.add_argument("--luo-extra-huge", choices=sorted(SIZES),
+                    help="that memfd is a HugeTLB one of this page size")
+    ap.add_argument("--luo-shmem", type=int, default=0,
+                    help="MiB of a shmem memfd in a third session (khot.luo_shmem)")
     a = ap.parse_args()
     append = a.append + (" liveupdate=on khot.luo_mib=%d" % a.luo_mib if a.luo_mib else "")
+    for opt, val in (("luo_huge", a.luo_huge), ("luo_extra", a.luo_extra),
+                     ("luo_extra_huge", a.luo_extra_huge), ("luo_shmem", a.luo_shmem)):
+        if val:
+            append += " khot.%s=%s" % (opt, val)
     run = khovm.run_vm(a.kernel, a.initrd, "%s khot.gens=%d" % (append, a.gens), a.log,
                        timeout=120 + 90 * a.gens, mem=a.mem)
     print()
@@ -104,16 +142,42 @@ def main():
         if text:
             print("  " + text)
         ok &= ext_ok
-        fill, chk = g.fact("luo_fill"), g.fact("luo_check")
-        if a.luo_mib and g.index > 1:
-            good = luo_verified(g, a.luo_mib)
-            print("  LUO memfd from generation %d: %s" % (
-                g.index - 1, chk.replace("luo-fill: ", "").strip() if chk else "NOT CHECKED"))
-            ok &= good
-        if a.luo_mib and g.index < a.gens:
-            print("  LUO memfd for generation %d: %s" % (
-                g.index + 1, fill.replace("luo-fill: ", "").strip() if fill else "NOT PRESERVED"))
-            ok &= luo_filled(g, a.luo_mib)
+        files = [("luo", "LUO memfd", a.luo_mib, a.luo_huge, g.index - 1),
+                 ("luo_extra", "second memfd", a.luo_extra, a.luo_extra_huge, g.index + 99),
+                 ("luo_shmem", "shmem memfd", a.luo_shmem, None, g.index + 199)]
+        for fact, what, mib, huge, seed in files:
+            if not mib:
+                continue
+            kind = "%s pages" % huge if huge else "shmem"
+            fill, chk = g.fact(fact + "_fill"), g.fact(fact + "_check")
+            if g.index > 1:
+                if huge:
+                    good = huge_verified(g, mib, SIZES[huge], fact + "_check", seed)
+                else:
+                    good = bool(chk) and ("verified %d MiB" % mib) in chk and ("seed %d)" % seed) in chk
+                    good &= fact != "luo" or luo_verified(g, mib)
+                print("  %s (%s) from generation %d: %s" % (
+                    what, kind, g.index - 1, chk.replace("luo-fill: ", "").strip() if chk else "NOT CHECKED"))
+                ok &= good
+            if g.index < a.gens:
+                print("  %s (%s) for generation %d: %s" % (
+                    what, kind, g.index + 1, fill.replace("luo-fill: ", "").strip() if fill else "NOT PRESERVED"))
+                ok &= bool(fill) and ("preserved %d MiB" % mib) in fill
+                ok &= bool(huge) or fact != "luo" or luo_filled(g, mib)
+        if (a.luo_huge or a.luo_extra_huge) and g.index > 1:
+            rows, pools_ok = pool_rows(run.gens[g.index - 2], g)
+            print("  HugeTLB pools per node, before the kexec and after it:")
+            print("    %-16s  %-32s %-32s" % ("", "gen %d, files held" % (g.index - 1),
+                                          "gen %d, at boot" % g.index))
+            for r in rows:
+                print(r)
+            ok &= pools_ok
+            for size in sorted({a.luo_huge, a.luo_extra_huge} - {None}):
+                closed = pools(g, "end", "%dkB" % SIZES[size]).get("all")
+                if g.index == a.gens:
+                    print("  %s pool once the files are closed: %s" % (
+                        size, "%d total, %d free" % closed[:2] if closed else "NOT REPORTED"))
+                    ok &= bool(closed) and closed[0] == closed[1]
         outs = [v.split()[1:] for v in g.facts_of("subfdt") if v.startswith("out ")]
         ins = [v.split()[1:] for v in g.facts_of("subfdt") if v.startswith("in ")]
         if ins:
