@@ -1135,6 +1135,7 @@ import distro  # noqa: E402
 import arm64  # noqa: E402
 import memfd_runs  # noqa: E402
 import hugetlb_luo  # noqa: E402
+import corrupt_hugetlb  # noqa: E402
 import purgatory_digest  # noqa: E402
 import fault_reserve  # noqa: E402
 import harness_selftest  # noqa: E402
@@ -1144,7 +1145,8 @@ ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
         + hugetlb_cma.SCENARIOS + early_users.SCENARIOS + corrupt_partial.SCENARIOS
         + corrupt_luo.SCENARIOS + reserve_mixed.SCENARIOS
         + kunit_tool.SCENARIOS + distro.SCENARIOS + arm64.SCENARIOS + memfd_runs.SCENARIOS
-        + purgatory_digest.SCENARIOS + fault_reserve.SCENARIOS + hugetlb_luo.SCENARIOS)
+        + purgatory_digest.SCENARIOS + fault_reserve.SCENARIOS + hugetlb_luo.SCENARIOS
+        + corrupt_hugetlb.SCENARIOS)
 
 # Scenarios repeated on the sanitizer kernel (KASAN, UBSAN, lockdep): every
 # one that boots our kernel first (the base-* ones boot the bare base), but

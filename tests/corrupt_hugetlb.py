@@ -1,0 +1,121 @@
+"""A HugeTLB memfd's state and the list of preserved huge pages from the
+previous kernel are checked before they are used (part 7).
+
+Generation 1 preserves a 64 MiB HugeTLB memfd of 2 MiB pages (24 pages,
+8 holes) in session "khot-bench" and a 16 MiB shmem memfd in
+"khot-extra", on two nodes, hugepages=32. The test-only corruption knob
+damages the HugeTLB state once LUO has written it at the start of the
+kexec (kho_corrupt_luo()). Generation 2 must name each damage once, keep
+live update on, refuse the damaged HugeTLB file alone, give the other
+session's memfd back with every byte, keep its pool whole, and make no
+kernel report:
+
+ - hugetlb-pool-count: the list of preserved pages counts more entries
+   than its pages hold: no preserved page is taken into the pool (they
+   stay reserved), the pool is allocated afresh, the file cannot come
+   back;
+ - hugetlb-pool-entries: six entries of the list damaged, one way each
+   (a frame outside memory, a frame off its alignment, the wrong node, an
+   order no pool has, an unknown flag, an entry naming the next entry's
+   page): each is named and left out (five lines and one count), the
+   file cannot come back, the pages taken go back to the free pool;
+ - hugetlb-file-order, -size, -index, -pfn: the file's own state (pages
+   of an order no pool has, a size that is no number of its pages, a page
+   past its end, a page named twice): the file is refused with one line.
+   Its pages go back to the free pool where the state says which they
+   are (-index, -pfn: all but the page no entry names any more, which
+   stays in use); where it cannot be trusted (-order, -size) they stay
+   in use until the next boot, as the documentation says.
+"""
+import re
+
+from scenarios import Skip, check, gen_checks, kho_checks
+from hugetlb_luo import huge_verified, pools
+
+POOL = 32
+DATA, HOLES = 24, 8
+EXTRA = 16
+FRAME = r"0x[0-9a-f]+"
+
+# the file's first page that is not in the pool, when it is retrieved
+NOT_TAKEN = (r"hugetlb_luo: page at offset \d+ \(frame %s\) is not a preserved page of the "
+             r"pool of its size" % FRAME)
+
+# class, [lines gen 2 must print once], free pages once the file is refused
+CLASSES = [
+    ("hugetlb-pool-count",
+     [r"hugetlb_luo: the list of preserved huge pages is damaged: \d+ pages in \d+ pages of "
+      r"list; they stay reserved", NOT_TAKEN], POOL),
+    ("hugetlb-pool-entries",
+     [r"hugetlb_luo: preserved huge page 0 at %s: no preserved chunk of order 9 there" % FRAME,
+      r"hugetlb_luo: preserved huge page 1 at %s is damaged: order 9, node \d, flags 0x0" % FRAME,
+      r"hugetlb_luo: preserved huge page 2 at %s lies on node \d, not \d" % FRAME,
+      r"hugetlb_luo: preserved huge page 4 at %s is damaged: order 9, node \d, flags 0x80" % FRAME,
+      r"hugetlb_luo: preserved huge page 7 at %s: no preserved chunk of order 9 there" % FRAME,
+      r"hugetlb_luo: 5 of 24 preserved huge pages are not in a pool", NOT_TAKEN], POOL),
+    ("hugetlb-file-order",
+     [r"hugetlb_luo: file state at %s: no pool of order 8 pages here" % FRAME], POOL - DATA),
+    ("hugetlb-file-size",
+     [r"hugetlb_luo: file state at %s is damaged: size 67112960, 24 pages of order 9" % FRAME],
+     POOL - DATA),
+    ("hugetlb-file-index",
+     [r"hugetlb_luo: page 0 of 24 is damaged: index 16384, frame %s, in a file of 16384 "
+      r"pages of order 9" % FRAME], POOL),
+    ("hugetlb-file-pfn",
+     [r"hugetlb_luo: page at offset 2097152 \(frame %s\) is not a preserved page of the pool "
+      r"of its size" % FRAME], POOL - 1),
+]
+
+
+def damaged(ctx, cls, lines, free):
+    if not ctx.args.selftest_initrd:
+        raise Skip("needs --selftest-initrd (luo-fill)")
+    c = []
+    name = "corrupt-" + cls
+    run = ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 khot.luo_huge=2M "
+                   "hugepagesz=2M hugepages=%d khot.luo_extra=%d khot.corrupt=%s"
+                   % (POOL, EXTRA, cls), gens=2, mem="1G", numa=["512M", "512M"],
+                   initrd=ctx.args.selftest_initrd)
+    reached = gen_checks(c, run, name, 2)
+    kho_checks(c, name, reached)
+    if not reached:
+        return c
+    g1 = reached[0]
+    check(c, "%s: gen 1 preserved both sessions and damaged the HugeTLB state at kexec" % name,
+          "preserved 64 MiB" in (g1.fact("luo_fill") or "")
+          and "preserved %d MiB" % EXTRA in (g1.fact("luo_extra_fill") or "")
+          and g1.grep(r"test: live update state corrupted on purpose: %s$" % re.escape(cls)),
+          "; ".join(g1.grep(r"test: live update state")) or g1.fact("luo_fill") or "")
+    if len(reached) < 2:
+        return c
+    g2 = reached[1]
+    for want in lines:
+        got = g2.grep(want)
+        check(c, "%s: gen 2 says once: %s" % (name, want[:60]), len(got) == 1,
+              "; ".join(got) or "; ".join(g2.grep(r"hugetlb_luo"))[:400])
+    said = g2.grep(r"hugetlb_luo: ")
+    check(c, "%s: gen 2 says nothing more about HugeTLB state" % name,
+          len(said) == len(lines), "; ".join(said)[:400])
+    check(c, "%s: gen 2 keeps live update on" % name,
+          not g2.grep(r"live update is off"), "")
+    first = g2.fact("luo_check") or ""
+    check(c, "%s: gen 2 refuses the damaged HugeTLB file" % name,
+          "FAIL retrieve memfd" in first and not huge_verified(g2, 64), first)
+    ex = g2.fact("luo_extra_check") or ""
+    check(c, "%s: gen 2 has the other session's memfd back, every byte" % name,
+          bool(re.search(r"verified %d MiB in %d pages, every byte .*seed %d\)"
+                         % (EXTRA, EXTRA << 8, g2.index + 99), ex)), ex)
+    start = pools(g2, "start").get("all")
+    check(c, "%s: gen 2 has its pool of %d pages" % (name, POOL),
+          start is not None and start[0] == POOL, start)
+    after = pools(g2, "checked").get("all")
+    check(c, "%s: gen 2: %d pages free once the file is refused" % (name, free),
+          after is not None and after[:3] == (POOL, free, 0), after)
+    return c
+
+
+def scenario(row):
+    return ("corrupt-" + row[0], lambda ctx: damaged(ctx, *row))
+
+
+SCENARIOS = [scenario(row) for row in CLASSES]
