@@ -45,7 +45,8 @@ FROZEN = "frozen: truncate EPERM, fallocate EPERM, punch EPERM, hole fault SIGBU
 HUGE_CHECK = re.compile(r"luo-fill: verified (\d+) MiB in (\d+) pages, every byte "
                         r"\((\d+) holes read zero, seed (\d+)\).*; hugetlb")
 GREW = re.compile(r"hugetlb_luo: pool of 2.00 MiB pages grows from (\d+) to (\d+)")
-WARN = re.compile(r"hugetlb_luo: .*(damaged|not a preserved|stays reserved|cannot|failed|not in a pool)")
+WARN = re.compile(r"hugetlb_luo: .*(damaged|not a preserved|stays reserved|cannot|failed|not in a pool"
+                  r"|counted at boot|stays whole)")
 
 
 def pools(g, label, size="%dkB" % HUGE_KB):
