@@ -57,6 +57,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <signal.h>
 #include <time.h>
@@ -97,6 +98,9 @@ static double now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+/* statfs's f_type of hugetlbfs (include/uapi/linux/magic.h) */
+#define HUGETLBFS_MAGIC 0x958458f6
 
 /* --huge: the huge page size in bytes; 0 for a shmem memfd */
 static uint64_t huge;
@@ -436,6 +440,7 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	uint64_t pages = bytes / PAGE, bad = 0, holes = 0, first = 0;
 	int threads, first_k = -1;
 	const char *how;
+	struct statfs sf;
 	struct stat st;
 	double t0, t1;
 	char *m;
@@ -450,6 +455,16 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	mark("retrieved");
 	if (fstat(rf.fd, &st))
 		return die("fstat");
+	/* what came back is what was preserved: HugeTLB pages of its size, or shmem */
+	if (fstatfs(rf.fd, &sf))
+		return die("fstatfs");
+	if (huge ? sf.f_type != HUGETLBFS_MAGIC || (uint64_t)sf.f_bsize != huge
+		 : sf.f_type == HUGETLBFS_MAGIC) {
+		printf("luo-fill: FAIL the memfd came back on a file system of type %#lx, pages of %llu bytes; preserved %s\n",
+		       (unsigned long)sf.f_type, (unsigned long long)sf.f_bsize,
+		       huge ? "HugeTLB" : "shmem");
+		return 1;
+	}
 	if ((uint64_t)st.st_size != bytes) {
 		printf("luo-fill: FAIL memfd size %llu, preserved %llu\n",
 		       (unsigned long long)st.st_size, (unsigned long long)bytes);
@@ -497,10 +512,13 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	if (ioctl(rs.fd, LIVEUPDATE_SESSION_FINISH, &fin))
 		return die("finish session");
 	mark("verified");
-	printf("luo-fill: verified %llu MiB in %llu pages, every byte (%llu holes read zero, seed %llu) in %.2f s (%d threads, %s)%s\n",
+	printf("luo-fill: verified %llu MiB in %llu pages, every byte (%llu holes read zero, seed %llu) in %.2f s (%d threads, %s)",
 	       (unsigned long long)(bytes >> 20), (unsigned long long)pages,
 	       (unsigned long long)holes, (unsigned long long)seed, t1 - t0,
-	       threads, how, huge ? "; hugetlb" : "");
+	       threads, how);
+	if (huge)
+		printf("; hugetlb, %llu KiB pages", (unsigned long long)(huge >> 10));
+	printf("\n");
 	return 0;
 }
 

@@ -37,7 +37,8 @@ def newc(name, data, mode=0o100644):
 
 def with_73(ctx, out):
     """The luo-fill initramfs with stock 7.3 appended as /boot/v73."""
-    if not os.path.exists(out):
+    inputs = (ctx.args.upstream_kernel, ctx.args.selftest_initrd)
+    if not os.path.exists(out) or any(os.path.getmtime(i) > os.path.getmtime(out) for i in inputs):
         data = open(ctx.args.upstream_kernel, "rb").read()
         arc = newc("boot/v73", data) + newc("TRAILER!!!", b"", 0)
         with open(out + ".tmp", "wb") as f:

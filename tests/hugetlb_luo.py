@@ -43,10 +43,10 @@ DATA = MIB * 1024 // HUGE_KB * 3 // 4
 HOLES = MIB * 1024 // HUGE_KB - DATA
 FROZEN = "frozen: truncate EPERM, fallocate EPERM, punch EPERM, hole fault SIGBUS"
 HUGE_CHECK = re.compile(r"luo-fill: verified (\d+) MiB in (\d+) pages, every byte "
-                        r"\((\d+) holes read zero, seed (\d+)\).*; hugetlb")
+                        r"\((\d+) holes read zero, seed (\d+)\).*; hugetlb, (\d+) KiB pages")
 GREW = re.compile(r"hugetlb_luo: pool of 2.00 MiB pages grows from (\d+) to (\d+)")
 WARN = re.compile(r"hugetlb_luo: .*(damaged|not a preserved|stays reserved|cannot|failed|not in a pool"
-                  r"|counted at boot|stays whole)")
+                  r"|counted at boot)|preserved huge page at pfn .* memory map stays whole")
 
 
 def pools(g, label, size="%dkB" % HUGE_KB):
@@ -76,7 +76,8 @@ def huge_verified(g, mib, huge_kb=HUGE_KB, fact="luo_check", seed=None):
     m = HUGE_CHECK.search(g.fact(fact) or "") if g else None
     return (bool(m) and int(m.group(1)) == mib and int(m.group(2)) == mib << 8
             and int(m.group(3)) == holes_of(mib, huge_kb)
-            and int(m.group(4)) == (g.index - 1 if seed is None else seed))
+            and int(m.group(4)) == (g.index - 1 if seed is None else seed)
+            and int(m.group(5)) == huge_kb)
 
 
 def boot(ctx, name, append, gens, mib=MIB, huge="2M", **kw):
@@ -272,8 +273,12 @@ def hugetlb_mixed(ctx, name, gens):
             check(c, "%s: gen %d: the 1 GiB file holds %d pages, its hole only reserved"
                   % (name, g.index, data1g), filled == (n1g, n1g - data1g, 0, 1), filled)
             fill = g.fact("luo_extra_fill") or ""
-            check(c, "%s: gen %d preserved the 2 MiB file" % (name, g.index),
-                  ("preserved %d MiB" % small) in fill and "hugetlb" in fill, fill)
+            check(c, "%s: gen %d preserved the 2 MiB file, its layout frozen" % (name, g.index),
+                  ("preserved %d MiB" % small) in fill and "hugetlb" in fill and FROZEN in fill,
+                  fill)
+            sf = g.fact("luo_shmem_fill") or ""
+            check(c, "%s: gen %d preserved the shmem memfd" % (name, g.index),
+                  ("preserved %d MiB" % shm) in sf and "hugetlb" not in sf, sf)
         if g.index == 1:
             continue
         prev = reached[g.index - 2]
@@ -287,7 +292,7 @@ def hugetlb_mixed(ctx, name, gens):
         # boot's pool pages' are (gen 1: the same pools, all fresh)
         mm1, mm = reached[0].fact("memmap_pages"), g.fact("memmap_pages")
         check(c, "%s: gen %d: HVO on, the memory map as small as in gen 1 (%s pages)"
-              % (name, g.index, mm1), g.fact("hvo") == "1" and mm1 and mm == mm1,
+              % (name, g.index, mm1), g.fact("hvo") == "1" and int(mm1 or 0) > 0 and mm == mm1,
               "hvo=%s, %s pages, gen 1 %s" % (g.fact("hvo"), mm, mm1))
         short = g.grep(r"HugeTLB: allocating \d+ of page size .* failed")
         check(c, "%s: gen %d: the boot allocation asked for no page it had no room for"
@@ -302,7 +307,8 @@ def hugetlb_mixed(ctx, name, gens):
               g.fact("luo_extra_check") or "no luo_extra_check")
         sh = g.fact("luo_shmem_check") or ""
         check(c, "%s: gen %d has the shmem memfd back, every byte" % (name, g.index),
-              ("verified %d MiB" % shm) in sh and "hugetlb" not in sh, sh)
+              bool(re.search(r"verified %d MiB in %d pages, every byte .*seed %d\)"
+                             % (shm, shm << 8, g.index + 199), sh)) and "hugetlb" not in sh, sh)
         checked = pools(g, "checked", GIG).get("all")
         check(c, "%s: gen %d: the 1 GiB pages are free again once the file is closed"
               % (name, g.index), checked == (n1g, n1g, 0, 0), checked)

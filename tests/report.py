@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import coverage  # noqa: E402
 import khovm  # noqa: E402
 from scenarios import REPORTS, luo_filled, luo_verified  # noqa: E402
-from hugetlb_luo import huge_verified, pools  # noqa: E402
+from hugetlb_luo import WARN, huge_verified, pools  # noqa: E402
 
 SIZES = {"2M": 2048, "1G": 1024 * 1024}
 
@@ -164,6 +164,11 @@ def main():
                     what, kind, g.index + 1, fill.replace("luo-fill: ", "").strip() if fill else "NOT PRESERVED"))
                 ok &= bool(fill) and ("preserved %d MiB" % mib) in fill
                 ok &= bool(huge) or fact != "luo" or luo_filled(g, mib)
+        if a.luo_huge or a.luo_extra_huge:
+            warn = g.grep(WARN)
+            if warn:
+                print("    kernel: " + warn[0].split("] ", 1)[-1])
+            ok &= not warn
         if (a.luo_huge or a.luo_extra_huge) and g.index > 1:
             rows, pools_ok = pool_rows(run.gens[g.index - 2], g)
             print("  HugeTLB pools per node, before the kexec and after it:")
