@@ -3,8 +3,8 @@
 # 1 GiB and 2 MiB HugeTLB pools and three LUO memfds (1 GiB pages, 2 MiB
 # pages, shmem; every byte checked in the next generation), hand over to
 # a second generation with kexec, and report what was preserved and what
-# came back, with the HugeTLB pools before and after. Exits non-zero if anything in the
-# report did not hold.
+# came back, with the HugeTLB pools before and after. Exits non-zero if
+# anything in the report did not hold.
 . "$(dirname "$0")/lib.sh"
 need_pkgs qemu-system-x86 python3 busybox-static kexec-tools
 t0=$(date +%s)
