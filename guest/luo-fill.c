@@ -91,6 +91,24 @@ static void mark(const char *what)
 	}
 }
 
+/* The reserved pages of the pool of @huge-byte pages, or -1. */
+static long pool_reserved(uint64_t huge)
+{
+	char path[96];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/resv_hugepages",
+		 (unsigned long long)(huge >> 10));
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	fclose(f);
+	return n;
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -440,6 +458,7 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	uint64_t pages = bytes / PAGE, bad = 0, holes = 0, first = 0;
 	int threads, first_k = -1;
 	const char *how;
+	char remap[64] = "";
 	struct statfs sf;
 	struct stat st;
 	double t0, t1;
@@ -508,6 +527,22 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 		return 1;
 	}
 	munmap(m, bytes);
+	/*
+	 * Mapped again as a guest's memory is, reserving: only the holes
+	 * may be reserved, the pages the file has are its own already.
+	 */
+	if (huge) {
+		long before = pool_reserved(huge), after;
+		char *r = mmap(NULL, bytes, PROT_READ, MAP_SHARED, rf.fd, 0);
+
+		if (r == MAP_FAILED) {
+			snprintf(remap, sizeof(remap), "; mapped again: %s", strerror(errno));
+		} else {
+			after = pool_reserved(huge);
+			snprintf(remap, sizeof(remap), "; mapped again: %ld reserved", after - before);
+			munmap(r, bytes);
+		}
+	}
 	close(rf.fd);
 	if (ioctl(rs.fd, LIVEUPDATE_SESSION_FINISH, &fin))
 		return die("finish session");
@@ -517,7 +552,7 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	       (unsigned long long)holes, (unsigned long long)seed, t1 - t0,
 	       threads, how);
 	if (huge)
-		printf("; hugetlb, %llu KiB pages", (unsigned long long)(huge >> 10));
+		printf("; hugetlb, %llu KiB pages%s", (unsigned long long)(huge >> 10), remap);
 	printf("\n");
 	return 0;
 }

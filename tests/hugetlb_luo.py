@@ -137,6 +137,10 @@ def hugetlb_2m(ctx):
               "%s, gen 1 %s" % (nodes_of(start), nodes_of(start1)))
         check(c, "%s: gen %d has the HugeTLB file back, every byte, holes and size" % (name, g.index),
               huge_verified(g, MIB), g.fact("luo_check") or "no luo_check")
+        check(c, "%s: gen %d: mapped again, the file reserves its %d holes and no page it has"
+              % (name, g.index, HOLES),
+              ("; mapped again: %d reserved" % HOLES) in (g.fact("luo_check") or ""),
+              g.fact("luo_check") or "no luo_check")
         checked = pools(g, "checked").get("all")
         check(c, "%s: gen %d: the file's pages are free again once it is closed" % (name, g.index),
               checked == (pool, pool, 0, 0), checked)
@@ -180,6 +184,11 @@ def hugetlb_2m_pernode(ctx):
           and int(m.group(2)) == sum(w[0] for w in want.values()), "; ".join(grew) or "no line")
     check(c, "%s: gen 2 has the HugeTLB file back, every byte" % name,
           huge_verified(reached[1], MIB), reached[1].fact("luo_check") or "no luo_check")
+    # each node's pool is what the file holds there, none free: its holes
+    # cannot be reserved, as for any file of a pool with no free page
+    check(c, "%s: gen 2: mapped again with reservations, the full pool refuses its holes (ENOMEM)"
+          % name, "; mapped again: Cannot allocate memory" in (reached[1].fact("luo_check") or ""),
+          reached[1].fact("luo_check") or "no luo_check")
     return c
 
 
@@ -305,6 +314,12 @@ def hugetlb_mixed(ctx, name, gens):
         check(c, "%s: gen %d has the 2 MiB file back, every byte, holes and size"
               % (name, g.index), huge_verified(g, small, HUGE_KB, "luo_extra_check", g.index + 99),
               g.fact("luo_extra_check") or "no luo_extra_check")
+        check(c, "%s: gen %d: mapped again, each file reserves its holes only (1 and %d)"
+              % (name, g.index, small * 1024 // HUGE_KB // 4),
+              "; mapped again: 1 reserved" in (g.fact("luo_check") or "")
+              and ("; mapped again: %d reserved" % (small * 1024 // HUGE_KB // 4))
+              in (g.fact("luo_extra_check") or ""),
+              "%s | %s" % (g.fact("luo_check"), g.fact("luo_extra_check")))
         sh = g.fact("luo_shmem_check") or ""
         check(c, "%s: gen %d has the shmem memfd back, every byte" % (name, g.index),
               bool(re.search(r"verified %d MiB in %d pages, every byte .*seed %d\)"
