@@ -214,6 +214,9 @@ def hugetlb_2m_surplus(ctx):
           start == (pool + over, pool + over - DATA, over, 0), start)
     check(c, "%s: gen 2 has the HugeTLB file back, every byte" % name,
           huge_verified(reached[1], MIB), reached[1].fact("luo_check") or "no luo_check")
+    check(c, "%s: gen 2: mapped again, the file reserves its %d holes only" % (name, HOLES),
+          ("; mapped again: %d reserved" % HOLES) in (reached[1].fact("luo_check") or ""),
+          reached[1].fact("luo_check") or "no luo_check")
     checked = pools(reached[1], "checked").get("all")
     check(c, "%s: gen 2: the surplus pages are dissolved with the file" % name,
           checked == (pool, pool, 0, 0), checked)
