@@ -42,6 +42,7 @@ HUGE_KB = 2048
 DATA = MIB * 1024 // HUGE_KB * 3 // 4
 HOLES = MIB * 1024 // HUGE_KB - DATA
 FROZEN = "frozen: truncate EPERM, fallocate EPERM, punch EPERM, hole fault SIGBUS"
+FROZEN_NO_HOLE = "frozen: truncate EPERM, fallocate EPERM, punch EPERM, no hole to fault"
 HUGE_CHECK = re.compile(r"luo-fill: verified (\d+) MiB in (\d+) pages, every byte "
                         r"\((\d+) holes read zero, seed (\d+)\).*; hugetlb, (\d+) KiB pages")
 GREW = re.compile(r"hugetlb_luo: pool of 2.00 MiB pages grows from (\d+) to (\d+)")
@@ -337,6 +338,46 @@ def hugetlb_mixed(ctx, name, gens):
     return c
 
 
+def hugetlb_1g_cma(ctx):
+    """hugetlb_cma=3G, no boot-time pool: gen 1 grows its pool of 1 GiB
+    pages at run time, from the CMA area, and preserves a 2 GiB file of
+    them (the CMA area lies outside KHO scratch, or preserving would be
+    refused). Gen 2 declares its CMA area afresh; the preserved pages come
+    back as ordinary gigantic pages, in use, the file every byte, and free
+    in the pool once it is closed. What became of gen 2's own CMA area is
+    recorded, not asserted (with 2 GiB preserved in an 8 GiB guest there
+    was no room left for 3 GiB: see the issue note)."""
+    name, gens, mib = "hugetlb-1g-cma", 2, 2048
+    c = []
+    run = boot(ctx, name, "hugetlb_cma=3G hugepagesz=1G khot.pool1g=3", gens, mib=mib,
+               huge="1G", mem="8G")
+    reached = gen_checks(c, run, name, gens)
+    if not reached:
+        return c
+    g1 = reached[0]
+    check(c, "%s: gen 1 has 3 pages of 1 GiB from its CMA area" % name,
+          pools(g1, "start", GIG).get("all", ())[:2] == (3, 3)
+          and g1.grep(r"hugetlb_cma: reserved 3072 MiB"), pools(g1, "start", GIG))
+    fill = g1.fact("luo_fill") or ""
+    check(c, "%s: gen 1 preserved the file of CMA pages (not in scratch)" % name,
+          ("preserved %d MiB" % mib) in fill and FROZEN_NO_HOLE in fill, fill)
+    if len(reached) < 2:
+        return c
+    g2 = reached[1]
+    start = pools(g2, "start", GIG).get("all")
+    check(c, "%s: gen 2 has the 2 preserved pages in its pool, in use" % name,
+          start is not None and start[0] - start[1] == 2, start)
+    check(c, "%s: gen 2 has the file back, every byte" % name,
+          huge_verified(g2, mib, GIG_KB), g2.fact("luo_check") or "no luo_check")
+    checked = pools(g2, "checked", GIG).get("all")
+    check(c, "%s: gen 2: the pages are free in the pool once the file is closed" % name,
+          checked is not None and start is not None and checked[:2] == (start[0], start[0]),
+          checked)
+    print("   (%s: gen 2's CMA area: %s)" % (name, "; ".join(
+        l.split("] ", 1)[-1] for l in g2.grep(r"hugetlb_cma: |cma: (Failed|Reserved)"))))
+    return c
+
+
 def hugetlb_1g(ctx):
     return hugetlb_mixed(ctx, "hugetlb-1g", 3)
 
@@ -348,6 +389,7 @@ def hugetlb_1g_5gen(ctx):
 SCENARIOS = [
     ("hugetlb-1g", hugetlb_1g),
     ("hugetlb-1g-5gen", hugetlb_1g_5gen),
+    ("hugetlb-1g-cma", hugetlb_1g_cma),
     ("hugetlb-2m", hugetlb_2m),
     ("hugetlb-2m-pernode", hugetlb_2m_pernode),
     ("hugetlb-2m-surplus", hugetlb_2m_surplus),
