@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import coverage  # noqa: E402
 import khovm  # noqa: E402
 from scenarios import REPORTS, luo_filled, luo_verified  # noqa: E402
-from hugetlb_luo import WARN, huge_verified, pools  # noqa: E402
+from hugetlb_luo import WARN, huge_verified, nodes_of, pools  # noqa: E402
 
 SIZES = {"2M": 2048, "1G": 1024 * 1024}
 
@@ -71,12 +71,9 @@ def pool_rows(before, after):
     before the kexec (the predecessor's "end" pool lines) and after it (the
     successor's "start" lines) side by side; ok when every one is equal."""
     def table(g, label):
-        out = {}
-        for v in g.facts_of("pool"):
-            f = v.split()
-            if f[0] == label and f[2] != "all":
-                out[(f[1], f[2])] = tuple(int(x) for x in f[3:6])
-        return out
+        sizes = {v.split()[1] for v in g.facts_of("pool") if v.split()[0] == label}
+        return {(size, node): v[:3] for size in sizes
+                for node, v in nodes_of(pools(g, label, size)).items()}
     b, a = table(before, "end"), table(after, "start")
     lines, ok = [], bool(b) and set(a) == set(b)
     for key in sorted(set(a) | set(b), key=lambda k: (-int(k[0][:-2]), int(k[1]))):
