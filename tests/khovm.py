@@ -215,11 +215,18 @@ def printk_text(blob):
     return out
 
 
-def run_vm(kernel, initrd, append, logpath, timeout=300, stamps=False, logbuf=None, **kw):
+def run_vm(kernel, initrd, append, logpath, timeout=300, stamps=False, logbuf=None, end_after=None,
+           **kw):
     """Boot QEMU and wait for it to end. stamps=True: read the console as
     it comes and keep the host's monotonic clock for each line (seconds
     since QEMU started), in Run.stamps as (seconds, line) and in
     logpath + ".t"; the log itself stays the same.
+
+    end_after=(text, seconds), with stamps=True: a run that is still going
+    that many seconds after the first console line containing text ends
+    there, as at the timeout (timed_out set). For a run expected to hang
+    at a known point (purgatory refusing an image): it need not wait for
+    the whole timeout once the point is passed.
 
     logbuf: the virtual address of __log_buf in a kernel of the chain that
     may hang before its console is up (booted with nokaslr, so the address
@@ -243,6 +250,7 @@ def run_vm(kernel, initrd, append, logpath, timeout=300, stamps=False, logbuf=No
             p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL)
             m0 = time.monotonic()
+            seen = []
 
             def read():
                 for raw in iter(p.stdout.readline, b""):
@@ -250,10 +258,26 @@ def run_vm(kernel, initrd, append, logpath, timeout=300, stamps=False, logbuf=No
                     line = raw.decode(errors="replace")
                     out.write(line)
                     got.append((t, line.rstrip("\r\n")))
+                    if end_after and not seen and end_after[0] in line:
+                        seen.append(t)
             reader = threading.Thread(target=read, daemon=True)
             reader.start()
         try:
-            rc = p.wait(timeout=timeout)
+            if not (stamps and end_after):
+                rc = p.wait(timeout=timeout)
+            else:
+                while True:
+                    now = time.monotonic() - m0
+                    left = timeout - now
+                    if seen:
+                        left = min(left, seen[0] + end_after[1] - now)
+                    if left <= 0:
+                        raise subprocess.TimeoutExpired(cmd, timeout)
+                    try:
+                        rc = p.wait(timeout=min(left, 1))
+                        break
+                    except subprocess.TimeoutExpired:
+                        pass
         except subprocess.TimeoutExpired:
             dump = None
             if mon:

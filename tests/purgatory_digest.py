@@ -53,7 +53,7 @@ def refused(c, name, run):
     g1 = run.gens[0] if run.gens else None
     check(c, "%s: gen 1 went into the kexec (\"Starting new kernel\")" % name,
           g1 and g1.grep(r"kexec_core: Starting new kernel"), "")
-    at = [t for t, l in run.stamps if "kexec_core: Starting new kernel" in l]
+    at = [t for t, l in run.stamps if KEXEC in l]
     waited = run.elapsed - at[0] if at else 0
     check(c, "%s: purgatory refused the changed image: no successor started in %d s" % (name, WAIT),
           len(run.gens) == 1 and run.timed_out and waited >= WAIT,
@@ -61,16 +61,18 @@ def refused(c, name, run):
               len(run.gens), "" if run.timed_out else ", not timed out", waited))
 
 
-# purgatory spins forever on a bad digest: such a run ends at the timeout,
-# which leaves at least WAIT seconds after the kexec
+# purgatory spins forever on a bad digest: such a run ends at the timeout
+# or WAIT + 5 seconds after the kexec, whichever comes first
 WAIT = 20
+KEXEC = "kexec_core: Starting new kernel"
 
 
 def refused_boot(ctx, name, append):
     """Boot a run that purgatory should stop: two generations asked for,
-    the console stamped, ended by the timeout (longer on the sanitizer
-    kernel, whose first generation takes longer to reach the kexec)."""
-    return ctx.boot(name, append, gens=2, stamps=True,
+    the console stamped, ended WAIT + 5 seconds after the kexec or by the
+    timeout (longer on the sanitizer kernel, whose first generation takes
+    longer to reach the kexec), as a run that hangs."""
+    return ctx.boot(name, append, gens=2, stamps=True, end_after=(KEXEC, WAIT + 5),
                     timeout=100 if getattr(ctx, "debug", False) else 50)
 
 
