@@ -25,6 +25,10 @@ the check (checked) and after the fill (filled).
    surplus again, and frees (dissolves) them with the file.
  - hugetlb-2m-discard: the successor finishes the session without taking
    the file: its pages go back to the free pool.
+ - hugetlb-2m-scratch: the file's pages lie in KHO scratch when preserve
+   is asked (a scratch larger than half of memory draws pages added to
+   the pool at run time there): preserve moves them out, the pool keeps
+   its size, the successor has the file back.
 """
 import re
 
@@ -46,6 +50,7 @@ FROZEN_NO_HOLE = "frozen: truncate EPERM, fallocate EPERM, punch EPERM, no hole 
 HUGE_CHECK = re.compile(r"luo-fill: verified (\d+) MiB in (\d+) pages, every byte "
                         r"\((\d+) holes read zero, seed (\d+)\).*; hugetlb, (\d+) KiB pages")
 GREW = re.compile(r"hugetlb_luo: pool of 2.00 MiB pages grows from (\d+) to (\d+)")
+MOVED = re.compile(r"hugetlb_luo: moved (\d+) pages of the file out of KHO scratch")
 WARN = re.compile(r"hugetlb_luo: .*(damaged|not a preserved|stays reserved|cannot|failed|not in a pool"
                   r"|counted at boot)|preserved huge page at pfn .* memory map stays whole")
 
@@ -253,6 +258,46 @@ GIG = "%dkB" % GIG_KB
 MIB2 = "%dkB" % HUGE_KB
 
 
+def hugetlb_2m_scratch(ctx):
+    """The file's pages lie in KHO scratch when preserve is asked. Gen 1
+    boots with a pool of 32 2 MiB pages (allocated before KHO gives scratch
+    to the page allocator: outside it) and a scratch larger than half of
+    its memory (kho_scratch=16M,512M,16M on 1 GiB), then grows the pool to
+    64 at run time: the page allocator takes movable allocations from
+    scratch's CMA pageblocks first while they hold most of the free
+    memory, so the 32 new pages lie in scratch, and the file, which takes
+    the pages added last first, has every page there. Preserve must move
+    each out of scratch (the kernel says how many) instead of refusing the
+    file, and keep the pool as it was: 64 pages, the file's 24 in use, no
+    surplus page left. The successor (hugepages=32) gets every byte back,
+    the preserved pages in its pool of 32."""
+    name, gens, pool1, pool = "hugetlb-2m-scratch", 2, 64, 32
+    c = []
+    run = boot(ctx, name, "kho_scratch=16M,512M,16M hugepagesz=2M hugepages=%d khot.nodepool=0:%d"
+               % (pool, pool1), gens, mem="1G")
+    reached = gen_checks(c, run, name, gens)
+    common(c, name, reached, gens)
+    if not reached:
+        return c
+    g1 = reached[0]
+    moved = [int(m.group(1)) for m in (MOVED.search(l) for l in g1.grep(MOVED)) if m]
+    check(c, "%s: gen 1 moved the file's %d pages out of KHO scratch at preserve" % (name, DATA),
+          moved == [DATA], g1.grep(MOVED) or "no line")
+    filled = pools(g1, "filled").get("all")
+    check(c, "%s: gen 1: the pool kept its size: %d pages, the file's %d in use, no surplus"
+          % (name, pool1, DATA), filled == (pool1, pool1 - DATA, 0, HOLES), filled)
+    for g in reached[1:]:
+        start = pools(g, "start").get("all")
+        check(c, "%s: gen %d: a pool of %d, the preserved pages in use" % (name, g.index, pool),
+              start == (pool, pool - DATA, 0, 0), start)
+        check(c, "%s: gen %d has the HugeTLB file back, every byte, holes and size" % (name, g.index),
+              huge_verified(g, MIB), g.fact("luo_check") or "no luo_check")
+        checked = pools(g, "checked").get("all")
+        check(c, "%s: gen %d: the file's pages are free again once it is closed" % (name, g.index),
+              checked == (pool, pool, 0, 0), checked)
+    return c
+
+
 def hugetlb_mixed(ctx, name, gens):
     """A host's guests in 1 GiB and 2 MiB pages and in shmem, side by side:
     a 4 GiB file of 1 GiB pages (3 pages and a hole), a 64 MiB file of
@@ -394,4 +439,5 @@ SCENARIOS = [
     ("hugetlb-2m-pernode", hugetlb_2m_pernode),
     ("hugetlb-2m-surplus", hugetlb_2m_surplus),
     ("hugetlb-2m-discard", hugetlb_2m_discard),
+    ("hugetlb-2m-scratch", hugetlb_2m_scratch),
 ]
