@@ -19,6 +19,8 @@
  *                                      instead of "khot-bench"
  *   --huge 2M|1G                       any of these with a HugeTLB memfd
  *                                      (MFD_HUGETLB) of that page size
+ *   --dense                            with --huge: no hole, every huge
+ *                                      page written (a guest's memory)
  *   luo-fill --discard                 after the kexec: retrieve the
  *                                      session and finish it without
  *                                      retrieving the memfd
@@ -122,11 +124,14 @@ static double now(void)
 
 /* --huge: the huge page size in bytes; 0 for a shmem memfd */
 static uint64_t huge;
+/* --dense: a HugeTLB memfd without holes */
+static int dense;
 
 static int hole(uint64_t page)
 {
 	if (huge)
-		return page / (huge / PAGE) % HUGE_HOLE_EVERY == HUGE_HOLE_EVERY - 1;
+		return !dense &&
+		       page / (huge / PAGE) % HUGE_HOLE_EVERY == HUGE_HOLE_EVERY - 1;
 	return page % HOLE_EVERY == HOLE_EVERY - 1;
 }
 
@@ -334,7 +339,7 @@ static void frozen_probe(int fd, uint64_t bytes, char *out, size_t len)
 	ae = errno;
 	p = !fallocate(fd, 3 /* PUNCH_HOLE | KEEP_SIZE */, 0, huge);
 	pe = errno;
-	if (bytes < 4 * huge) {
+	if (dense || bytes < 4 * huge) {
 		snprintf(out, len, "truncate %s, fallocate %s, punch %s, no hole to fault",
 			 err_name(t, te), err_name(a, ae), err_name(p, pe));
 		return;
@@ -575,7 +580,7 @@ static int discard(int luo)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 2M|1G] <MiB>\n");
+	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 2M|1G [--dense]] <MiB>\n");
 	return 2;
 }
 
@@ -591,6 +596,8 @@ int main(int argc, char **argv)
 			checking = 1;
 		else if (!strcmp(argv[i], "--gaps"))
 			gaps = 1;
+		else if (!strcmp(argv[i], "--dense"))
+			dense = 1;
 		else if (!strcmp(argv[i], "--seed") && i + 2 < argc)
 			seed = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--session") && i + 2 < argc)
@@ -611,7 +618,7 @@ int main(int argc, char **argv)
 		luo = open("/dev/liveupdate", O_RDWR);
 		return luo < 0 ? die("open /dev/liveupdate") : discard(luo);
 	}
-	if (i != argc - 1 || (checking && gaps) || (huge && gaps))
+	if (i != argc - 1 || (checking && gaps) || (huge && gaps) || (dense && !huge))
 		return usage();
 	mib = strtoull(argv[i], NULL, 0);
 	if (!mib || mib > (1ULL << 20) || (huge && (mib << 20) % huge)) {

@@ -52,18 +52,39 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import khovm  # noqa: E402
 import plots  # noqa: E402
 from scenarios import luo_verified  # noqa: E402
+from hugetlb_luo import huge_verified  # noqa: E402
 
 MEM = "11G"
 BASE = "kho=on liveupdate=on kunit.enable=0 khot.nodump=1 khot.luo_first=1"
-LOADS = [  # name, command line, kernels
+# HugeTLB pools on the command line of every generation (the same in the
+# load and in the empty handover it is compared with)
+POOL_1G = "hugepagesz=1G hugepages=8"
+POOL_2M = "hugepagesz=2M hugepages=4096"
+LOADS = [  # name, command line, kernels[, the empty handover it adds to]
     ("none", "", ("ours", "ours+skip", "ours-nodbg", "7.3", "ours+dsi", "ours+dsi-nodbg", "7.3+dsi")),
+    ("none, 1 GiB pool of 8", POOL_1G, ("ours", "7.3")),
+    ("none, 2 MiB pool of 4096", POOL_2M, ("ours", "7.3")),
     ("memfd 1 GiB", "khot.luo_mib=1024", ("ours", "7.3")),
     ("memfd 8 GiB", "khot.luo_mib=8192", ("ours", "ours+skip", "ours-nodbg", "7.3", "ours+dsi",
                                          "ours+dsi-nodbg", "7.3+dsi")),
     ("knob 1 GiB", "khot.bench_mib=1024", ("ours",)),
     ("knob 8 GiB", "khot.bench_mib=8192", ("ours", "ours+dsi")),
     ("memfd 512 MiB, holes", "khot.luo_mib=512 khot.luo_gaps=1", ("ours", "7.3")),
+    # part 7: a guest's 8 GiB in HugeTLB pages, every page written
+    # (luo-fill --dense); 7.3 refuses to preserve such a memfd
+    ("hugetlb 8 GiB, 1 GiB pages", "khot.luo_mib=8192 khot.luo_huge=1G khot.luo_dense=1 " + POOL_1G,
+     ("ours", "7.3"), "none, 1 GiB pool of 8"),
+    ("hugetlb 8 GiB, 2 MiB pages", "khot.luo_mib=8192 khot.luo_huge=2M khot.luo_dense=1 " + POOL_2M,
+     ("ours", "7.3"), "none, 2 MiB pool of 4096"),
 ]
+
+
+def baseline(load):
+    """The load with nothing preserved that load adds to."""
+    for entry in LOADS:
+        if entry[0] == load:
+            return entry[3] if len(entry) > 3 else "none"
+    return "none"
 # kernel -> (argument with its bzImage, image in the initrd's /boot it
 # kexecs, words added to the command line)
 KERNELS = {"ours": ("kernel", "bzImage", ""), "ours+skip": ("kernel", "bzImage", "kho_skip_digest=1"),
@@ -124,14 +145,25 @@ def boot(args, who, load, cmd, rnd):
     # "n/a" where nothing is preserved; otherwise the check's own line, in
     # full (a missing line is NOT verified)
     mib = re.search(r"khot\.luo_mib=(\d+)", cmd)
-    verified = luo_verified(g2, int(mib.group(1))) if mib else "n/a"
+    huge = re.search(r"khot\.luo_huge=(\w+)", cmd)
+    if not mib:
+        verified = "n/a"
+    elif huge:
+        verified = huge_verified(g2, int(mib.group(1)), {"2M": 2048, "1G": 1 << 20}[huge.group(1)],
+                                 dense="khot.luo_dense=1" in cmd)
+    else:
+        verified = luo_verified(g2, int(mib.group(1)))
+    g1 = r.gens[0] if r.gens else None
+    fill = (g1.fact("luo_fill") or "no luo_fill line") if g1 and mib else ""
     row = dict(kernel=who, load=load, round=rnd, verified=verified if mib is None else int(verified),
-               reserved=reserved_line(r) if who.startswith("ours") else "")
+               reserved=reserved_line(r) if who.startswith("ours") else "",
+               refused="" if not mib or "luo-fill: preserved" in fill else fill.strip())
     for k in SPANS:
         row[k] = round(s[k], 3) if s.get(k) is not None else ""
-    print("%-4s %-12s round %d: %s%s%s" % (
+    print("%-4s %-12s round %d: %s%s%s%s" % (
         who, load, rnd, " ".join("%s=%s" % (k, row[k]) for k in SPANS if row[k] != ""),
-        "" if verified else " NOT VERIFIED", (" [%s]" % row["reserved"]) if row["reserved"] else ""),
+        "" if verified else " NOT VERIFIED", (" [%s]" % row["reserved"]) if row["reserved"] else "",
+        (" [gen 1 did not preserve it: %s]" % row["refused"]) if row["refused"] else ""),
         flush=True)
     return row
 
@@ -160,7 +192,7 @@ def paired(rows, who, load):
     out = []
     for rnd in sorted({r["round"] for r in rows}):
         a = values(rows, who, load, "exec_to_init", rnd)
-        z = values(rows, who, "none", "exec_to_init", rnd)
+        z = values(rows, who, baseline(load), "exec_to_init", rnd)
         if a and z:
             out.append(a[0] - z[0])
     return sorted(out)
@@ -185,7 +217,7 @@ def table(rows):
            " (s) | to memfd verified, best (s) | memfd restore, best (s) |",
            "|---|---|---|---|---|---|---|---|---|"]
     ran = {(r["kernel"], r["load"]) for r in rows}
-    for load, _, kernels in LOADS:
+    for load, _, kernels, *_ in LOADS:
         for who in [k for k in kernels if (k, load) in ran]:
             out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 load, who, fmt(best(rows, who, load, "exec_to_init", 1)),
@@ -195,25 +227,43 @@ def table(rows):
                 fmt(best(rows, who, load, "exec_to_verified", 1)),
                 fmt(best(rows, who, load, "exec_to_verified")),
                 fmt(best(rows, who, load, "restore"))))
-    out += ["", "| load | kernel | added to a KHO boot with nothing preserved: median minus median (s) "
+    out += ["", "| load | kernel | added to a KHO boot with nothing preserved (the same pools): "
+            "median minus median (s) "
             "| per round, median (s) | per round, spread (s) | the same, best minus best (s) |",
             "|---|---|---|---|---|---|"]
-    for load, _, kernels in LOADS[1:]:
+    for load, _, kernels, *_ in LOADS[1:]:
+        if load.startswith("none"):
+            continue
+        z = baseline(load)
         for who in [k for k in kernels if (k, load) in ran]:
-            a, b = best(rows, who, load, "exec_to_init"), best(rows, who, "none", "exec_to_init")
-            ma, mb = median(rows, who, load, "exec_to_init"), median(rows, who, "none", "exec_to_init")
+            a, b = best(rows, who, load, "exec_to_init"), best(rows, who, z, "exec_to_init")
+            ma, mb = median(rows, who, load, "exec_to_init"), median(rows, who, z, "exec_to_init")
             d = paired(rows, who, load)
             out.append("| %s | %s | %s | %s | %s | %s |" % (
                 load, who, fmt(ma - mb if ma is not None and mb else None),
                 fmt(mid(d)), "%.2f to %.2f" % (d[0], d[-1]) if d else "-",
                 fmt(a - b if a is not None and b else None)))
+    refused = sorted({(r["load"], r["kernel"], r["refused"]) for r in rows if r["refused"]})
+    if refused:
+        out += ["", "| load | kernel | gen 1 did not preserve the memfd |", "|---|---|---|"]
+        out += ["| %s | %s | %s |" % x for x in refused]
+    restore = {}
+    for load, _, kernels, *_ in LOADS:
+        if (("ours", load) in ran):
+            restore[load] = best(rows, "ours", load, "restore")
+    shm = restore.get("memfd 8 GiB")
+    lines = ["%s: %s s, %s" % (load, fmt(v), "%.0fx less than memfd 8 GiB (4 KiB shmem)" % (shm / v)
+                                    if shm and v else "-")
+             for load, v in restore.items() if load.startswith("hugetlb") and v is not None]
+    if lines:
+        out += ["", "ours, memfd restore (best, check start to retrieved, same run): " + "; ".join(lines)]
     return "\n".join(out)
 
 
 def plot(args, rows):
     dat = os.path.join(args.out, "blackout.dat")
     with open(dat, "w") as f:
-        for load, _, _ in LOADS:
+        for load, *_ in LOADS:
             f.write('"%s" %s %s %s %s\n' % (load, *[
                 "NaN" if v is None else "%.3f" % v for v in (
                     best(rows, "ours", load, "exec_to_init"), best(rows, "7.3", load, "exec_to_init"),
@@ -250,7 +300,7 @@ def main():
     t0 = time.time()
     rows = []
     for rnd in range(1, args.rounds + 1):
-        for load, cmd, kernels in LOADS:
+        for load, cmd, kernels, *_ in LOADS:
             if args.only and not re.search(args.only, load):
                 continue
             for who in kernels:

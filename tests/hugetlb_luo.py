@@ -76,12 +76,13 @@ def holes_of(mib, huge_kb):
     return mib * 1024 // huge_kb // 4 * huge_kb // 4
 
 
-def huge_verified(g, mib, huge_kb=HUGE_KB, fact="luo_check", seed=None):
+def huge_verified(g, mib, huge_kb=HUGE_KB, fact="luo_check", seed=None, dense=False):
     """Generation g verified every byte of the HugeTLB file of mib MiB that
-    the generation before it filled, holes included."""
+    the generation before it filled, holes included (dense: a file without
+    holes, luo-fill --dense)."""
     m = HUGE_CHECK.search(g.fact(fact) or "") if g else None
     return (bool(m) and int(m.group(1)) == mib and int(m.group(2)) == mib << 8
-            and int(m.group(3)) == holes_of(mib, huge_kb)
+            and int(m.group(3)) == (0 if dense else holes_of(mib, huge_kb))
             and int(m.group(4)) == (g.index - 1 if seed is None else seed)
             and int(m.group(5)) == huge_kb)
 
