@@ -17,8 +17,9 @@
  *                                      and verify all of it
  *   --session NAME                     any of these with session NAME
  *                                      instead of "khot-bench"
- *   --huge 2M|1G                       any of these with a HugeTLB memfd
+ *   --huge 64K|2M|32M|1G               any of these with a HugeTLB memfd
  *                                      (MFD_HUGETLB) of that page size
+ *                                      (64K and 32M: arm64 with 4 KiB pages)
  *   --dense                            with --huge: no hole, every huge
  *                                      page written (a guest's memory)
  *   luo-fill --discard                 after the kexec: retrieve the
@@ -298,7 +299,7 @@ static char *map_memfd(const char *name, uint64_t bytes, int *fd)
 
 	unsigned int flags = 0;
 
-	/* MFD_HUGETLB | MFD_HUGE_2MB or MFD_HUGE_1GB (log2 of the size << 26) */
+	/* MFD_HUGETLB | MFD_HUGE_<size> (log2 of the size << 26) */
 	if (huge && !strcmp(name, "khot-bench"))
 		flags = 0x0004U | (unsigned int)__builtin_ctzll(huge) << 26;
 	*fd = memfd_create(name, flags);
@@ -580,7 +581,7 @@ static int discard(int luo)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 2M|1G [--dense]] <MiB>\n");
+	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 64K|2M|32M|1G [--dense]] <MiB>\n");
 	return 2;
 }
 
@@ -604,8 +605,12 @@ int main(int argc, char **argv)
 			session = argv[++i];
 		else if (!strcmp(argv[i], "--huge") && i + 2 < argc) {
 			i++;
-			if (!strcmp(argv[i], "2M"))
+			if (!strcmp(argv[i], "64K"))
+				huge = 64ULL << 10;
+			else if (!strcmp(argv[i], "2M"))
 				huge = 2ULL << 20;
+			else if (!strcmp(argv[i], "32M"))
+				huge = 32ULL << 20;
 			else if (!strcmp(argv[i], "1G"))
 				huge = 1ULL << 30;
 			else

@@ -17,10 +17,13 @@ the x86 guest, run there, besides:
  - arm64-upstream-kho-vmtest: upstream's selftests/kho/vmtest.sh in its
    own cross mode (-t aarch64) on this kernel;
  - arm64-upstream-liveupdate: upstream's liveupdate selftests, cross-built
-   (KHO_ARCH=arm64 scripts/build-selftests.sh).
+   (KHO_ARCH=arm64 scripts/build-selftests.sh);
+ - arm64-hugetlb: HugeTLB memfds of 32 MiB, 1 GiB and 2 MiB pages with a
+   shmem memfd through LUO over three generations (tests/hugetlb_luo.py).
 """
 import re
 
+from hugetlb_luo import hugetlb_arm64
 from scenarios import (SPARSE_LOAD, SPARSE_WARN, OtherCtx, check, corrupt, extension,
                        gen_checks, giga_series, kho_checks, luo_memfd, on_other, roundtrip,
                        sparse_parse, test_kho_checks, upstream_kho_vmtest,
@@ -149,6 +152,7 @@ SCENARIOS = [("arm64-" + n, on_other("arm64", Arm64Ctx, fn)) for n, fn in [
     ("corrupt-table-oob", corrupt("table-oob")),
     ("sparse-2node", sparse_2node),
     ("luo-memfd", luo_memfd),
+    ("hugetlb", hugetlb_arm64),
     ("upstream-liveupdate", upstream_liveupdate),
     ("upstream-kho-vmtest", upstream_kho_vmtest),
 ]]
