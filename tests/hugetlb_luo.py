@@ -87,6 +87,15 @@ def huge_verified(g, mib, huge_kb=HUGE_KB, fact="luo_check", seed=None, dense=Fa
             and int(m.group(5)) == huge_kb)
 
 
+def shmem_verified(g, mib):
+    """Generation g verified every byte of the shmem memfd of mib MiB in
+    the session "khot-shmem" that the generation before it filled (guest/
+    init's seed: 200 + that generation), not a HugeTLB one."""
+    sh = g.fact("luo_shmem_check") or ""
+    return (bool(re.search(r"verified %d MiB in %d pages, every byte .*seed %d\)"
+                           % (mib, mib << 8, g.index + 199), sh)) and "hugetlb" not in sh)
+
+
 def boot(ctx, name, append, gens, mib=MIB, huge="2M", **kw):
     if not ctx.args.selftest_initrd:
         raise Skip("needs --selftest-initrd (luo-fill)")
@@ -377,8 +386,7 @@ def hugetlb_mixed(ctx, name, gens):
               "%s | %s" % (g.fact("luo_check"), g.fact("luo_extra_check")))
         sh = g.fact("luo_shmem_check") or ""
         check(c, "%s: gen %d has the shmem memfd back, every byte" % (name, g.index),
-              bool(re.search(r"verified %d MiB in %d pages, every byte .*seed %d\)"
-                             % (shm, shm << 8, g.index + 199), sh)) and "hugetlb" not in sh, sh)
+              shmem_verified(g, shm), sh)
         checked = pools(g, "checked", GIG).get("all")
         check(c, "%s: gen %d: the 1 GiB pages are free again once the file is closed"
               % (name, g.index), checked == (n1g, n1g, 0, 0), checked)
@@ -481,8 +489,7 @@ def hugetlb_arm64(ctx):
         if g.index > 1:
             sh = g.fact("luo_shmem_check") or ""
             check(c, "%s: gen %d has the shmem memfd back, every byte" % (name, g.index),
-                  bool(re.search(r"verified %d MiB in %d pages, every byte .*seed %d\)"
-                                 % (shm, shm << 8, g.index + 199), sh)) and "hugetlb" not in sh, sh)
+                  shmem_verified(g, shm), sh)
     return c
 
 
