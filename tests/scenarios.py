@@ -1169,11 +1169,13 @@ ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
 #    distro-* and arm64-*, which boot other kernels.
 #  - digest-lockdown: the sanitizer kernel verifies kexec signatures, and
 #    lockdown refuses to load the unsigned image there (lockdown's own
-#    rule, before any digest); digest-signed stands for it.
+#    rule, before any digest); digest-signed stands for it;
+#  - hugetlb-2m-scratch: its scratch must hold more than half of a 1 GiB
+#    guest's free memory, which the sanitizer's 3 GiB guest is not.
 DEBUG = [n for n, _ in ALL if n not in ("harness-selftest", "mutants-spec", "static", "bisect", "config-matrix", "memblock-sim",
                                         "giga-explicit",
                                         "sparse-tiny-numa", "giga-bigscratch", "giga-bigscratch-late", "interop-to-73",
-                                        "interop-from-73", "digest-lockdown")
+                                        "interop-from-73", "digest-lockdown", "hugetlb-2m-scratch")
          and not n.startswith(("base-", "ext-", "giga-nodes-", "sparse-asym-", "early-",
                                  "kunit-tool-", "distro-", "arm64-"))]
 # Scenarios only the full mode runs (./kho test --full), to keep the default
