@@ -2,6 +2,10 @@
 and stays out of the automatic scratch size (patch 29), and it never lands
 in scratch, in the first kernel or in a KHO boot.
 
+hugetlb-cma-kho: a KHO boot must put its area somewhere else when a page
+of the previous kernel's area is preserved, and never in the scratch
+areas it hands on (a page there could not be preserved again).
+
 A 6 GiB guest with hugetlb_cma=2G and automatic scratch. The bare base
 counts the 2 GiB area among the kernel's early reservations and asks for
 twice that as scratch: KHO is disabled for lack of memory. With the series
@@ -10,7 +14,10 @@ pin the image (nokaslr): physical KASLR sometimes puts it in the only free
 1 GiB-aligned 2 GiB block, and then the area cannot be reserved at all,
 with or without KHO.
 """
+import re
+
 from scenarios import base_boot, check, gen_checks, scratch_bytes, test_kho_checks
+import hugetlb_luo
 
 CMA = "nokaslr kho=on hugetlb_cma=2G"
 AREA = 2048 << 20
@@ -60,7 +67,62 @@ def base_hugetlb_cma(ctx):
     return c
 
 
+AT = re.compile(r"cma: Reserved (\d+) MiB at (0x[0-9a-f]+)")
+
+
+def hugetlb_cma_kho(ctx):
+    """hugetlb_cma=2G in an 8 GiB guest with a 2 GiB global scratch
+    area (kho_scratch=16M,2G,16M, as a host that sizes scratch itself),
+    three generations, each growing its pool of 1 GiB pages to two from
+    its own area (khot.pool1g_each) and preserving a 1 GiB file. Gen 1,
+    a first boot, reserves its area before scratch exists; the page its
+    file preserves lies in that area, so gen 2 must place its area
+    elsewhere in the memory its early allocations may use: the 2 GiB
+    scratch area is mostly free then and would take half of it (without
+    patch 84, CMA pageblocks were scratch + 1 GiB, not + 2 GiB). Per
+    generation: the area reserved whole, its pageblocks and scratch's
+    together exactly the MIGRATE_CMA ones (disjoint), no HugeTLB page in
+    scratch once the pool took its pages from the area, the file
+    preserved (its pages could not be in scratch), every byte back, and
+    the pool of two with the preserved page in use. nokaslr as in
+    hugetlb-cma."""
+    name, gens, mib, gig = "hugetlb-cma-kho", 3, 1024, "1048576kB"
+    c = []
+    run = hugetlb_luo.boot(ctx, name, "nokaslr kho_scratch=16M,2G,16M hugetlb_cma=2G "
+                           "hugepagesz=1G khot.pool1g=2 khot.pool1g_each=1", gens, mib=mib,
+                           huge="1G", mem="10G")
+    reached = gen_checks(c, run, name, gens)
+    hugetlb_luo.common(c, name, reached, gens, mib=mib, frozen=hugetlb_luo.FROZEN_NO_HOLE,
+                       cma_area=AREA)
+    for g in reached:
+        check(c, "%s: gen %d reserved its 2048 MiB area" % (name, g.index),
+              g.grep(r"hugetlb_cma: reserved 2048 MiB on node 0"),
+              "; ".join(g.grep(r"hugetlb_cma:|cma: ")))
+        # a single range says where it is: never over a scratch area
+        for size, at in AT.findall("\n".join(g.grep(AT))):
+            base, end = int(at, 16), int(at, 16) + (int(size) << 20)
+            inside = [(a, n) for a, n in zip(
+                (int(x, 16) for x in g.files.get("scratch_phys", [])),
+                (int(x, 16) for x in g.files.get("scratch_len", [])))
+                if a < end and base < a + n]
+            check(c, "%s: gen %d: the area at %s overlaps no scratch area" % (name, g.index, at),
+                  not inside, ", ".join("0x%x+0x%x" % r for r in inside))
+        check(c, "%s: gen %d: no HugeTLB page in scratch with the pool grown" % (name, g.index),
+              g.fact("huge_in_scratch") == "0", g.fact("huge_in_scratch"))
+        start = hugetlb_luo.pools(g, "start", gig).get("all")
+        want = (2, 2, 0) if g.index == 1 else (2, 1, 0)
+        check(c, "%s: gen %d: a pool of two 1 GiB pages%s" % (
+            name, g.index, "" if g.index == 1 else ", the preserved one in use"),
+              start is not None and start[:3] == want, str(start))
+        if g.index > 1:
+            check(c, "%s: gen %d has the file back, every byte" % (name, g.index),
+                  hugetlb_luo.huge_verified(g, mib, hugetlb_luo.GIG_KB),
+                  g.fact("luo_check") or "no luo_check")
+    return c
+
+
 SCENARIOS = [
     ("hugetlb-cma", hugetlb_cma),
+    ("hugetlb-cma-kho", hugetlb_cma_kho),
     ("base-hugetlb-cma", base_hugetlb_cma),
 ]

@@ -103,10 +103,12 @@ def boot(ctx, name, append, gens, mib=MIB, huge="2M", **kw):
                     % (mib, huge, append), gens=gens, initrd=ctx.args.selftest_initrd, **kw)
 
 
-def common(c, name, reached, gens, mib=MIB):
+def common(c, name, reached, gens, mib=MIB, frozen=FROZEN, cma_area=0):
     """What every scenario wants of every generation: the file preserved
-    and frozen, no warning from the handler, the data back."""
-    kho_checks(c, name, reached)
+    and frozen (frozen: luo-fill's line for it; FROZEN_NO_HOLE for a file
+    without holes), no warning from the handler, the data back. cma_area:
+    bytes of the hugetlb_cma= area (scenarios.kho_checks())."""
+    kho_checks(c, name, reached, cma_area=cma_area)
     for g in reached:
         warn = g.grep(WARN)
         check(c, "%s: gen %d: no warning from hugetlb_luo" % (name, g.index),
@@ -116,7 +118,7 @@ def common(c, name, reached, gens, mib=MIB):
             check(c, "%s: gen %d preserved the HugeTLB file (%d MiB)" % (name, g.index, mib),
                   ("preserved %d MiB" % mib) in fill and "hugetlb" in fill, fill)
             check(c, "%s: gen %d: the preserved file's layout is frozen" % (name, g.index),
-                  FROZEN in fill, fill)
+                  frozen in fill, fill)
 
 
 def per_node_kept(g, size="%dkB" % HUGE_KB):

@@ -138,8 +138,9 @@ def scratch_bytes(g):
     return sum(int(x, 16) for x in g.files.get("scratch_len", []))
 
 
-def kho_checks(checks, name, reached):
-    """KHO enabled in gen 1, and every later generation is a KHO boot."""
+def kho_checks(checks, name, reached, cma_area=0):
+    """KHO enabled in gen 1, and every later generation is a KHO boot.
+    cma_area: bytes of a hugetlb_cma= area, MIGRATE_CMA beside scratch."""
     for g in reached:
         check(checks, "%s: gen %d KHO enabled" % (name, g.index),
               g.fact("kho_debugfs") == "yes" and not g.grep(KHO_OFF),
@@ -148,9 +149,13 @@ def kho_checks(checks, name, reached):
             check(checks, "%s: gen %d is a KHO boot (kho/in present)" % (name, g.index),
                   g.fact("kho_in") == "yes", "kho_in=%s" % g.fact("kho_in"))
         scratch = scratch_bytes(g)
-        check(checks, "%s: gen %d CMA pageblocks are exactly the scratch areas" % (name, g.index),
-              scratch > 0 and g.fact("cma_bytes") == str(scratch),
-              "CMA %s bytes, scratch %d bytes" % (g.fact("cma_bytes"), scratch))
+        area = (" and the %d MiB HugeTLB CMA area, disjoint" % (cma_area >> 20)
+                if cma_area else "")
+        check(checks, "%s: gen %d CMA pageblocks are exactly the scratch areas%s"
+              % (name, g.index, area),
+              scratch > 0 and g.fact("cma_bytes") == str(scratch + cma_area),
+              "CMA %s bytes, scratch %d bytes%s" % (g.fact("cma_bytes"), scratch,
+                                                    " + area %d" % cma_area if cma_area else ""))
 
 
 def test_kho_checks(checks, name, reached):
