@@ -254,6 +254,31 @@ static void *check_part(void *arg)
  * root). Holes (pages not present) are passed over. Prints "frames: R
  * runs, S pow2 steps, O other steps, L below 4 GiB" or says why it cannot.
  */
+/* --pfns FILE: the frame of each huge page filled, one per line (hex) */
+static const char *pfns_path;
+
+static int write_pfns(const char *m, uint64_t pages)
+{
+	uint64_t per = huge / PAGE, p, ent;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	FILE *f = fopen(pfns_path, "w");
+	int ok = fd >= 0 && f;
+
+	for (p = 0; ok && p < pages; p += per) {
+		if (hole(p))
+			continue;
+		ok = pread(fd, &ent, 8, ((uintptr_t)m / PAGE + p) * 8) == 8 &&
+		     ent >> 63 && (ent & ((1ULL << 55) - 1));
+		if (ok)
+			fprintf(f, "%#llx\n", (unsigned long long)(ent & ((1ULL << 55) - 1)));
+	}
+	if (f && fclose(f))
+		ok = 0;
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : die("write the frames of the huge pages");
+}
+
 static void layout(const char *m, uint64_t pages, char *out, size_t len)
 {
 	uint64_t ent[4096], prev = 0, p, n, k, seen = 0, runs = 0, pow2 = 0, other = 0, low = 0;
@@ -388,6 +413,8 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 	}
 	t1 = now() - t0;
 	layout(m, pages, frames, sizeof(frames));
+	if (pfns_path && write_pfns(m, pages))
+		return 1;
 	munmap(m, bytes);
 
 	snprintf((char *)cs.name, sizeof(cs.name), "%s", session);
@@ -581,7 +608,7 @@ static int discard(int luo)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 64K|2M|32M|1G [--dense]] <MiB>\n");
+	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 64K|2M|32M|1G [--dense] [--pfns FILE]] <MiB>\n");
 	return 2;
 }
 
@@ -603,6 +630,8 @@ int main(int argc, char **argv)
 			seed = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--session") && i + 2 < argc)
 			session = argv[++i];
+		else if (!strcmp(argv[i], "--pfns") && i + 2 < argc)
+			pfns_path = argv[++i];
 		else if (!strcmp(argv[i], "--huge") && i + 2 < argc) {
 			i++;
 			if (!strcmp(argv[i], "64K"))
@@ -623,7 +652,8 @@ int main(int argc, char **argv)
 		luo = open("/dev/liveupdate", O_RDWR);
 		return luo < 0 ? die("open /dev/liveupdate") : discard(luo);
 	}
-	if (i != argc - 1 || (checking && gaps) || (huge && gaps) || (dense && !huge))
+	if (i != argc - 1 || (checking && gaps) || (huge && gaps) || (dense && !huge) ||
+	    (pfns_path && (checking || !huge)))
 		return usage();
 	mib = strtoull(argv[i], NULL, 0);
 	if (!mib || mib > (1ULL << 20) || (huge && (mib << 20) % huge)) {

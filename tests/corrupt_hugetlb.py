@@ -36,10 +36,13 @@ import re
 
 from corrupt_luo import EXTRA, extra_verified
 from scenarios import Skip, check, gen_checks, kho_checks
-from hugetlb_luo import huge_verified, pools
+from hugetlb_luo import (KPF_BUDDY, KPF_HUGE, KPF_NOPAGE, UNTOUCHED, huge_verified,
+                         pages_are, pfn_flags, pools)
 
 POOL = 32
 DATA, HOLES = 24, 8
+# classes whose preserved pages must stay reserved, outside the pool
+RESERVED = ("hugetlb-pool-count", "hugetlb-no-handler")
 FRAME = r"0x[0-9a-f]+"
 
 # the file's first page that is not in the pool, when it is retrieved
@@ -85,7 +88,7 @@ def damaged(ctx, cls, lines, free):
     c = []
     name = "corrupt-" + cls
     run = ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 khot.luo_huge=2M "
-                   "hugepagesz=2M hugepages=%d khot.luo_extra=%d khot.corrupt=%s"
+                   "hugepagesz=2M hugepages=%d khot.luo_extra=%d khot.luo_pfns=1 khot.corrupt=%s"
                    % (POOL, EXTRA, cls), gens=2, mem="1G", numa=["512M", "512M"],
                    initrd=ctx.args.selftest_initrd)
     reached = gen_checks(c, run, name, 2)
@@ -118,6 +121,15 @@ def damaged(ctx, cls, lines, free):
           "FAIL retrieve memfd" in first and not huge_verified(g2, 64), first)
     check(c, "%s: gen 2 has the other session's memfd back, every byte" % name,
           extra_verified(g2), g2.fact("luo_extra_check") or "no luo_extra_check")
+    # where the file's pages are at boot: reserved where the list of them
+    # cannot be read, in the pool where the file's own state is damaged
+    if cls in RESERVED or cls.startswith("hugetlb-file-"):
+        res = cls in RESERVED
+        ok, why = pages_are(pfn_flags(g2), DATA, *(UNTOUCHED if res else
+                                                   (KPF_HUGE, KPF_BUDDY | KPF_NOPAGE)))
+        check(c, "%s: gen 2: the %d pages the file held are %s at boot" % (
+            name, DATA, "reserved, untouched: not free, not in the pool" if res
+            else "HugeTLB pages taken into the pool"), ok, why)
     start = pools(g2, "start").get("all")
     check(c, "%s: gen 2 has its pool of %d pages" % (name, POOL),
           start is not None and start[0] == POOL, start)

@@ -7,7 +7,10 @@ does not know the list of preserved huge pages. What 7.3 does is its own
 business; what must hold is that nothing is corrupted: 7.3 boots to
 init with the handover, makes no kernel report, gives its pool of 2 MiB
 pages afresh (the preserved pages stay reserved: it never hands them
-out) and says why it cannot take the live update state. The scenario
+out: the frames the file held, passed on on the command line with
+khot.luo_pfns, read in 7.3 with no page flag at all: KHO never set up
+their struct pages, nothing took them)
+and says why it cannot take the live update state. The scenario
 records what 7.3 does with the shmem session, for the documentation.
 
 The initramfs is the one with luo-fill, and a second cpio archive
@@ -19,7 +22,7 @@ import os
 import re
 
 from scenarios import Skip, check, gen_checks
-from hugetlb_luo import pools
+from hugetlb_luo import DATA, UNTOUCHED, pages_are, pfn_flags, pools
 
 POOL = 32
 
@@ -55,7 +58,8 @@ def hugetlb_to_73(ctx):
     name = "hugetlb-to-73"
     initrd = with_73(ctx, os.path.join(ctx.args.out, "initrd-st-v73.cpio.gz"))
     run = ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 khot.luo_huge=2M hugepagesz=2M "
-                   "hugepages=%d khot.luo_extra=16 khot.chain=v73" % POOL, gens=2, mem="1G",
+                   "hugepages=%d khot.luo_extra=16 khot.luo_pfns=1 khot.chain=v73" % POOL, gens=2,
+                   mem="1G",
                    initrd=initrd)
     reached = gen_checks(c, run, name, 2)
     if len(reached) < 2:
@@ -71,6 +75,10 @@ def hugetlb_to_73(ctx):
     start = pools(g2, "start").get("all")
     check(c, "%s: gen 2 allocates its pool of %d pages afresh, all free" % (name, POOL),
           start is not None and start[:3] == (POOL, POOL, 0), start)
+    # nothing corrupted: 7.3 keeps the pages the file held reserved
+    ok, why = pages_are(pfn_flags(g2), DATA, *UNTOUCHED)
+    check(c, "%s: gen 2 keeps the %d pages the file held reserved, untouched: not free, "
+          "not in its pool, not used" % (name, DATA), ok, why)
     luo = g2.grep(r"luo: |liveupdate: ")
     check(c, "%s: gen 2 says why it cannot take the live update state" % name,
           any(re.search(r"hugetlb-memfd-v1", l) for l in luo), "; ".join(luo)[:400])

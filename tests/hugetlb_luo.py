@@ -87,6 +87,36 @@ def huge_verified(g, mib, huge_kb=HUGE_KB, fact="luo_check", seed=None, dense=Fa
             and int(m.group(5)) == huge_kb)
 
 
+KPF_BUDDY, KPF_HUGE, KPF_NOPAGE, KPF_RESERVED = 1 << 10, 1 << 17, 1 << 20, 1 << 32
+# KHO leaves the struct pages of preserved memory out of the memory map's
+# set-up (MEMBLOCK_RSRV_NOINIT) until an owner restores them: a preserved
+# page nobody took reads with no flag at all, not even PG_reserved; a free
+# page reads as buddy, a page in a pool as huge, a used one with its use.
+UNTOUCHED = (0, (1 << 64) - 1)
+
+
+def pfn_flags(g):
+    """{frame: /proc/kpageflags word} of each page the previous generation's
+    HugeTLB file held (khot.luo_pfns=1), read at boot before the file is
+    retrieved; None for a word that could not be read."""
+    out = {}
+    for item in (g.fact("pfnflags") or "").split() if g else []:
+        pfn, _, flags = item.partition(":")
+        try:
+            out[int(pfn, 16)] = int(flags, 16)
+        except ValueError:
+            out[int(pfn, 16)] = None
+    return out
+
+
+def pages_are(flags, n, want, never=KPF_BUDDY | KPF_NOPAGE):
+    """(ok, detail): n frames, each with every bit of want and none of never."""
+    bad = ["%#x:%s" % (p, "unreadable" if f is None else "%#x" % f)
+           for p, f in sorted(flags.items()) if f is None or f & want != want or f & never]
+    return (len(flags) == n and not bad,
+            "%d frames of %d; %s" % (len(flags), n, " ".join(bad[:4]) or "all as wanted"))
+
+
 def shmem_verified(g, mib):
     """Generation g verified every byte of the shmem memfd of mib MiB in
     the session "khot-shmem" that the generation before it filled (guest/
@@ -130,8 +160,8 @@ def per_node_kept(g, size="%dkB" % HUGE_KB):
 def hugetlb_2m(ctx):
     name, gens, pool = "hugetlb-2m", 3, 48
     c = []
-    run = boot(ctx, name, "hugepagesz=2M hugepages=%d khot.luo_extra=16" % pool, gens,
-               mem="1G", numa=["512M", "512M"])
+    run = boot(ctx, name, "hugepagesz=2M hugepages=%d khot.luo_extra=16 khot.luo_pfns=1" % pool,
+               gens, mem="1G", numa=["512M", "512M"])
     reached = gen_checks(c, run, name, gens)
     common(c, name, reached, gens)
     start1 = pools(reached[0], "start") if reached else {}
@@ -153,6 +183,9 @@ def hugetlb_2m(ctx):
               {n: v[0] for n, v in nodes_of(start).items()}
               == {n: v[0] for n, v in nodes_of(start1).items()},
               "%s, gen 1 %s" % (nodes_of(start), nodes_of(start1)))
+        ok, why = pages_are(pfn_flags(g), DATA, KPF_HUGE, KPF_BUDDY | KPF_NOPAGE | KPF_RESERVED)
+        check(c, "%s: gen %d: the frames gen %d's file held are HugeTLB pages at boot, "
+              "none free or reserved" % (name, g.index, g.index - 1), ok, why)
         check(c, "%s: gen %d has the HugeTLB file back, every byte, holes and size" % (name, g.index),
               huge_verified(g, MIB), g.fact("luo_check") or "no luo_check")
         check(c, "%s: gen %d: mapped again, the file reserves its %d holes and no page it has"
