@@ -31,6 +31,11 @@ kernel report:
    are (-index, -pfn: all but the page no entry names any more, which
    stays in use); where it cannot be trusted (-order, -size) they stay
    in use until the next boot, as the documentation says.
+ - hugetlb-luo-missing (a scenario of its own: no session comes back):
+   LUO's state is gone, the list of preserved pages is not: they are
+   taken into the pool and released to it late in boot, as no file can
+   claim them; hugetlb-luo-off: the same for a successor booted with
+   liveupdate=off.
 """
 import re
 
@@ -139,8 +144,59 @@ def damaged(ctx, cls, lines, free):
     return c
 
 
+def unclaimed(ctx, off):
+    """No file can claim the preserved pages: the successor takes them into
+    its pool at boot, and late in boot they go back to the free pool, said
+    once. corrupt-hugetlb-luo-missing (off false): LUO's own state is gone
+    from the handover (its sub-FDT has no address), the list of preserved
+    huge pages is not; live update stays on, no session comes.
+    hugetlb-luo-off (off true): the successor boots with liveupdate=off."""
+    if not ctx.args.selftest_initrd:
+        raise Skip("needs --selftest-initrd (luo-fill)")
+    c = []
+    cls = "hugetlb-luo-missing"
+    name, extra = (("hugetlb-luo-off", "khot.add=liveupdate=off") if off else
+                   ("corrupt-" + cls, "khot.corrupt=" + cls))
+    run = ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 khot.luo_huge=2M "
+                   "hugepagesz=2M hugepages=%d khot.luo_pfns=1 %s" % (POOL, extra),
+                   gens=2, mem="1G", numa=["512M", "512M"], initrd=ctx.args.selftest_initrd)
+    reached = gen_checks(c, run, name, 2)
+    kho_checks(c, name, reached)
+    if len(reached) < 2:
+        return c
+    g1, g2 = reached
+    if off:
+        check(c, "%s: gen 1 preserved the file" % name,
+              "preserved 64 MiB" in (g1.fact("luo_fill") or ""), g1.fact("luo_fill") or "")
+    else:
+        check(c, "%s: gen 1 preserved the file and removed LUO's state at kexec" % name,
+              "preserved 64 MiB" in (g1.fact("luo_fill") or "")
+              and g1.grep(r"test: live update state corrupted on purpose: %s$" % re.escape(cls)),
+              "; ".join(g1.grep(r"test: live update state")) or g1.fact("luo_fill") or "")
+    said = g2.grep(r"hugetlb_luo: ")
+    why = "live update is off" if off else "no live update state came with them"
+    check(c, "%s: gen 2 says once that the %d pages go back to the pool (%s), and nothing more"
+          % (name, DATA, why),
+          len(said) == 1 and re.search(r"hugetlb_luo: %s: %d preserved huge pages released to "
+                                       r"the pool" % (why, DATA), said[0]), "; ".join(said)[:400])
+    if not off:
+        check(c, "%s: gen 2 keeps live update on" % name,
+              not g2.grep(r"live update is off"), "")
+    ok, why = pages_are(pfn_flags(g2), DATA, KPF_HUGE, KPF_BUDDY | KPF_NOPAGE)
+    check(c, "%s: gen 2: the %d pages the file held are HugeTLB pages" % (name, DATA), ok, why)
+    start = pools(g2, "start").get("all")
+    check(c, "%s: gen 2 has its pool of %d pages, every one free" % (name, POOL),
+          start is not None and start[:3] == (POOL, POOL, 0), str(start))
+    first = g2.fact("luo_check") or ""
+    check(c, "%s: gen 2 has no file to give back" % name, "FAIL" in first, first)
+    return c
+
+
 def scenario(row):
     return ("corrupt-" + row[0], lambda ctx: damaged(ctx, *row))
 
 
-SCENARIOS = [scenario(row) for row in CLASSES]
+SCENARIOS = [scenario(row) for row in CLASSES] + [
+    ("corrupt-hugetlb-luo-missing", lambda ctx: unclaimed(ctx, False)),
+    ("hugetlb-luo-off", lambda ctx: unclaimed(ctx, True)),
+]
