@@ -35,7 +35,9 @@ kernel report:
    LUO's state is gone, the list of preserved pages is not: they are
    taken into the pool and released to it late in boot, as no file can
    claim them; hugetlb-luo-off: the same for a successor booted with
-   liveupdate=off.
+   liveupdate=off; corrupt-hugetlb-luo-rejected: LUO rejects its state
+   (another version): the pages stay in use, as the memory that state
+   names stays reserved.
 """
 import re
 
@@ -144,19 +146,24 @@ def damaged(ctx, cls, lines, free):
     return c
 
 
-def unclaimed(ctx, off):
+def unclaimed(ctx, how):
     """No file can claim the preserved pages: the successor takes them into
     its pool at boot, and late in boot they go back to the free pool, said
-    once. corrupt-hugetlb-luo-missing (off false): LUO's own state is gone
-    from the handover (its sub-FDT has no address), the list of preserved
-    huge pages is not; live update stays on, no session comes.
-    hugetlb-luo-off (off true): the successor boots with liveupdate=off."""
+    once. corrupt-hugetlb-luo-missing (how "missing"): LUO's own state is
+    gone from the handover (its sub-FDT has no address), the list of
+    preserved huge pages is not; live update stays on, no session comes.
+    hugetlb-luo-off ("off"): the successor boots with liveupdate=off.
+    corrupt-hugetlb-luo-rejected ("rejected"): LUO's state is of another
+    version (class luo-version): LUO rejects it, live update is off, and
+    what it names stays reserved: the pages stay in use, nothing said."""
     if not ctx.args.selftest_initrd:
         raise Skip("needs --selftest-initrd (luo-fill)")
     c = []
-    cls = "hugetlb-luo-missing"
-    name, extra = (("hugetlb-luo-off", "khot.add=liveupdate=off") if off else
-                   ("corrupt-" + cls, "khot.corrupt=" + cls))
+    off = how == "off"
+    cls = {"missing": "hugetlb-luo-missing", "rejected": "luo-version"}.get(how)
+    name, extra = {"off": ("hugetlb-luo-off", "khot.add=liveupdate=off"),
+                   "missing": ("corrupt-hugetlb-luo-missing", "khot.corrupt=%s" % cls),
+                   "rejected": ("corrupt-hugetlb-luo-rejected", "khot.corrupt=%s" % cls)}[how]
     run = ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 khot.luo_huge=2M "
                    "hugepagesz=2M hugepages=%d khot.luo_pfns=1 %s" % (POOL, extra),
                    gens=2, mem="1G", numa=["512M", "512M"], initrd=ctx.args.selftest_initrd)
@@ -165,7 +172,7 @@ def unclaimed(ctx, off):
     if len(reached) < 2:
         return c
     g1, g2 = reached
-    if off:
+    if how != "missing":
         check(c, "%s: gen 1 preserved the file" % name,
               "preserved 64 MiB" in (g1.fact("luo_fill") or ""), g1.fact("luo_fill") or "")
     else:
@@ -174,7 +181,21 @@ def unclaimed(ctx, off):
               and g1.grep(r"test: live update state corrupted on purpose: %s$" % re.escape(cls)),
               "; ".join(g1.grep(r"test: live update state")) or g1.fact("luo_fill") or "")
     said = g2.grep(r"hugetlb_luo: ")
-    why = "live update is off" if off else "no live update state came with them"
+    if how == "rejected":
+        rej = g2.grep(r"luo: the incoming live update state cannot be used .*: live update is "
+                      r"off in this boot, and the memory the state names stays reserved")
+        check(c, "%s: gen 2 rejects LUO's state and says its memory stays reserved" % name,
+              len(rej) == 1, "; ".join(g2.grep(r"luo: "))[:400])
+        check(c, "%s: gen 2 says nothing about HugeTLB pages" % name, not said,
+              "; ".join(said)[:400])
+        ok, why = pages_are(pfn_flags(g2), DATA, KPF_HUGE, KPF_BUDDY | KPF_NOPAGE)
+        check(c, "%s: gen 2: the %d pages the file held are HugeTLB pages" % (name, DATA), ok, why)
+        start = pools(g2, "start").get("all")
+        check(c, "%s: gen 2 has its pool of %d pages, the %d preserved ones kept in use"
+              % (name, POOL, DATA),
+              start is not None and start[:3] == (POOL, POOL - DATA, 0), str(start))
+        return c
+    why = "live update is off" if off else "no live update session came with them"
     check(c, "%s: gen 2 says once that the %d pages go back to the pool (%s), and nothing more"
           % (name, DATA, why),
           len(said) == 1 and re.search(r"hugetlb_luo: %s: %d preserved huge pages released to "
@@ -197,6 +218,7 @@ def scenario(row):
 
 
 SCENARIOS = [scenario(row) for row in CLASSES] + [
-    ("corrupt-hugetlb-luo-missing", lambda ctx: unclaimed(ctx, False)),
-    ("hugetlb-luo-off", lambda ctx: unclaimed(ctx, True)),
+    ("corrupt-hugetlb-luo-missing", lambda ctx: unclaimed(ctx, "missing")),
+    ("corrupt-hugetlb-luo-rejected", lambda ctx: unclaimed(ctx, "rejected")),
+    ("hugetlb-luo-off", lambda ctx: unclaimed(ctx, "off")),
 ]
