@@ -248,12 +248,6 @@ static void *check_part(void *arg)
 	return NULL;
 }
 
-/*
- * How the frames of the @pages pages mapped at @m lie, read from
- * /proc/self/pagemap (frame numbers need CAP_SYS_ADMIN; the guest runs as
- * root). Holes (pages not present) are passed over. Prints "frames: R
- * runs, S pow2 steps, O other steps, L below 4 GiB" or says why it cannot.
- */
 /* --pfns FILE: the frame of each huge page filled, one per line (hex) */
 static const char *pfns_path;
 
@@ -267,8 +261,11 @@ static int write_pfns(const char *m, uint64_t pages)
 	for (p = 0; ok && p < pages; p += per) {
 		if (hole(p))
 			continue;
-		ok = pread(fd, &ent, 8, ((uintptr_t)m / PAGE + p) * 8) == 8 &&
-		     ent >> 63 && (ent & ((1ULL << 55) - 1));
+		ok = pread(fd, &ent, 8, ((uintptr_t)m / PAGE + p) * 8) == 8;
+		if (ok && (!(ent >> 63) || !(ent & ((1ULL << 55) - 1)))) {
+			errno = ENOENT;	/* no page, or its frame not shown */
+			ok = 0;
+		}
 		if (ok)
 			fprintf(f, "%#llx\n", (unsigned long long)(ent & ((1ULL << 55) - 1)));
 	}
@@ -279,6 +276,12 @@ static int write_pfns(const char *m, uint64_t pages)
 	return ok ? 0 : die("write the frames of the huge pages");
 }
 
+/*
+ * How the frames of the @pages pages mapped at @m lie, read from
+ * /proc/self/pagemap (frame numbers need CAP_SYS_ADMIN; the guest runs as
+ * root). Holes (pages not present) are passed over. Prints "frames: R
+ * runs, S pow2 steps, O other steps, L below 4 GiB" or says why it cannot.
+ */
 static void layout(const char *m, uint64_t pages, char *out, size_t len)
 {
 	uint64_t ent[4096], prev = 0, p, n, k, seen = 0, runs = 0, pow2 = 0, other = 0, low = 0;
@@ -413,9 +416,8 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 	}
 	t1 = now() - t0;
 	layout(m, pages, frames, sizeof(frames));
-	if (pfns_path && write_pfns(m, pages))
-		return 1;
-	munmap(m, bytes);
+	if (!pfns_path)
+		munmap(m, bytes);
 
 	snprintf((char *)cs.name, sizeof(cs.name), "%s", session);
 	if (ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs))
@@ -424,6 +426,12 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 	pf.token = TOKEN;
 	if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf))
 		return die("preserve memfd");
+	/* after preserve, which may move pages out of KHO scratch */
+	if (pfns_path) {
+		if (write_pfns(m, pages))
+			return 1;
+		munmap(m, bytes);
+	}
 	close(luo);
 	if (huge)
 		frozen_probe(mfd, bytes, frozen, sizeof(frozen));

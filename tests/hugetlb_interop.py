@@ -77,8 +77,8 @@ def hugetlb_to_73(ctx):
           start is not None and start[:3] == (POOL, POOL, 0), start)
     # nothing corrupted: 7.3 keeps the pages the file held reserved
     ok, why = pages_are(pfn_flags(g2), DATA, *UNTOUCHED)
-    check(c, "%s: gen 2 keeps the %d pages the file held reserved, untouched: not free, "
-          "not in its pool, not used" % (name, DATA), ok, why)
+    check(c, "%s: gen 2 leaves the %d pages the file held untouched: no page flag, not even "
+          "PG_reserved (not free, not in its pool, not used)" % (name, DATA), ok, why)
     luo = g2.grep(r"luo: |liveupdate: ")
     check(c, "%s: gen 2 says why it cannot take the live update state" % name,
           any(re.search(r"hugetlb-memfd-v1", l) for l in luo), "; ".join(luo)[:400])
