@@ -82,8 +82,8 @@ def hugetlb_cma_kho(ctx):
     pool took its pages from the area, the file preserved (its pages could not be in scratch),
     every byte back, and the pool of two with the preserved page in use.
     With 8 GiB the same command line leaves the extension no room for
-    the area in gens 2 and 3: they boot without one (not tested here:
-    the disjoint check holds either way). nokaslr as in hugetlb-cma."""
+    the area in the KHO boots: hugetlb-cma-kho-noroom (--full). nokaslr
+    as in hugetlb-cma."""
     name, gens, mib, gig = "hugetlb-cma-kho", 3, 1024, "1048576kB"
     c = []
     run = hugetlb_luo.boot(ctx, name, "nokaslr kho_scratch=16M,2G,16M hugetlb_cma=2G "
@@ -110,8 +110,42 @@ def hugetlb_cma_kho(ctx):
     return c
 
 
+def hugetlb_cma_kho_noroom(ctx):
+    """hugetlb-cma-kho's command line in an 8 GiB guest, two generations:
+    with gen 1's preserved page where its area was and the 2 GiB scratch
+    area, the memory gen 2's early allocations may use outside scratch
+    has no room for 2 GiB in 1 GiB-aligned ranges. Gen 2 must boot
+    without an area, and say so, rather than put it in scratch (without
+    patch 84: 1 GiB of it in scratch): its MIGRATE_CMA pageblocks are
+    exactly scratch, and the file comes back every byte."""
+    name, gens, mib = "hugetlb-cma-kho-noroom", 2, 1024
+    c = []
+    run = hugetlb_luo.boot(ctx, name, "nokaslr kho_scratch=16M,2G,16M hugetlb_cma=2G "
+                           "hugepagesz=1G khot.pool1g=2 khot.pool1g_each=1", gens, mib=mib,
+                           huge="1G", mem="8G")
+    reached = gen_checks(c, run, name, gens)
+    hugetlb_luo.common(c, name, reached, gens, mib=mib, frozen=hugetlb_luo.FROZEN_NO_HOLE,
+                       cma_area={1: AREA})
+    if len(reached) < 2:
+        return c
+    g1, g2 = reached
+    check(c, "%s: gen 1 reserved its 2048 MiB area" % name,
+          g1.grep(r"hugetlb_cma: reserved 2048 MiB on node 0"),
+          "; ".join(g1.grep(r"hugetlb_cma:|cma: ")))
+    said = g2.grep(r"hugetlb_cma: |cma: ")
+    check(c, "%s: gen 2 has no room outside scratch: no area, and says so" % name,
+          g2.grep(r"cma: Failed to reserve 2048 MiB")
+          and g2.grep(r"hugetlb_cma: reservation failed: err -12, node 0")
+          and not g2.grep(r"hugetlb_cma: reserved"), "; ".join(said))
+    check(c, "%s: gen 2 has the file back, every byte" % name,
+          hugetlb_luo.huge_verified(g2, mib, hugetlb_luo.GIG_KB),
+          g2.fact("luo_check") or "no luo_check")
+    return c
+
+
 SCENARIOS = [
     ("hugetlb-cma", hugetlb_cma),
     ("hugetlb-cma-kho", hugetlb_cma_kho),
+    ("hugetlb-cma-kho-noroom", hugetlb_cma_kho_noroom),
     ("base-hugetlb-cma", base_hugetlb_cma),
 ]

@@ -140,7 +140,8 @@ def scratch_bytes(g):
 
 def kho_checks(checks, name, reached, cma_area=0):
     """KHO enabled in gen 1, and every later generation is a KHO boot.
-    cma_area: bytes of a hugetlb_cma= area, MIGRATE_CMA beside scratch."""
+    cma_area: bytes of a hugetlb_cma= area, MIGRATE_CMA beside scratch, or
+    {generation: bytes} where generations differ."""
     for g in reached:
         check(checks, "%s: gen %d KHO enabled" % (name, g.index),
               g.fact("kho_debugfs") == "yes" and not g.grep(KHO_OFF),
@@ -149,13 +150,15 @@ def kho_checks(checks, name, reached, cma_area=0):
             check(checks, "%s: gen %d is a KHO boot (kho/in present)" % (name, g.index),
                   g.fact("kho_in") == "yes", "kho_in=%s" % g.fact("kho_in"))
         scratch = scratch_bytes(g)
-        area = (" and the %d MiB HugeTLB CMA area, disjoint" % (cma_area >> 20)
-                if cma_area else "")
+        # a dict gives each generation its own area (0: none)
+        area_b = cma_area.get(g.index, 0) if isinstance(cma_area, dict) else cma_area
+        area = (" and the %d MiB HugeTLB CMA area, disjoint" % (area_b >> 20)
+                if area_b else "")
         check(checks, "%s: gen %d CMA pageblocks are exactly the scratch areas%s"
               % (name, g.index, area),
-              scratch > 0 and g.fact("cma_bytes") == str(scratch + cma_area),
+              scratch > 0 and g.fact("cma_bytes") == str(scratch + area_b),
               "CMA %s bytes, scratch %d bytes%s" % (g.fact("cma_bytes"), scratch,
-                                                    " + area %d" % cma_area if cma_area else ""))
+                                                    " + area %d" % area_b if area_b else ""))
 
 
 def test_kho_checks(checks, name, reached):
@@ -1176,11 +1179,14 @@ ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
 #    lockdown refuses to load the unsigned image there (lockdown's own
 #    rule, before any digest); digest-signed stands for it;
 #  - hugetlb-2m-scratch: its scratch must hold more than half of a 1 GiB
-#    guest's free memory, which the sanitizer's 3 GiB guest is not.
+#    guest's free memory, which the sanitizer's 3 GiB guest is not;
+#  - hugetlb-cma-kho, -noroom: where the area fits (or does not) follows
+#    from the memory map of a guest without KASAN's shadow.
 DEBUG = [n for n, _ in ALL if n not in ("harness-selftest", "mutants-spec", "static", "bisect", "config-matrix", "memblock-sim",
                                         "giga-explicit",
                                         "sparse-tiny-numa", "giga-bigscratch", "giga-bigscratch-late", "interop-to-73",
-                                        "interop-from-73", "digest-lockdown", "hugetlb-2m-scratch")
+                                        "interop-from-73", "digest-lockdown", "hugetlb-2m-scratch",
+                                        "hugetlb-cma-kho", "hugetlb-cma-kho-noroom")
          and not n.startswith(("base-", "ext-", "giga-nodes-", "sparse-asym-", "early-",
                                  "kunit-tool-", "distro-", "arm64-"))]
 # Scenarios only the full mode runs (./kho test --full), to keep the default
@@ -1205,6 +1211,9 @@ FULL_ONLY.append("kunit-tool-x86_64")
 # Five generations of a host's guests in 1 GiB, 2 MiB and shmem pages: the
 # default run has the same in three (hugetlb-1g).
 FULL_ONLY.append("hugetlb-1g-5gen")
+# The hugetlb CMA area of a KHO boot with no room outside scratch: none
+# (the default run has the area placed outside scratch: hugetlb-cma-kho).
+FULL_ONLY.append("hugetlb-cma-kho-noroom")
 # kunit.py for arm64 too (since 2026-12-04): its 15 minutes of background
 # build slowed every VM scenario it shared the two cores with, and the
 # default run was over the hour (62.1 minutes on 2026-12-03). The same
