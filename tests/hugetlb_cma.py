@@ -65,6 +65,21 @@ def base_hugetlb_cma(ctx):
     return c
 
 
+def kho_boots(ctx, name, gens, mib, mem, cma_area):
+    """The generations of hugetlb-cma-kho's command line in a guest of mem:
+    (checks, generations reached), with what every one of them must show
+    (hugetlb_luo.common(): the file preserved and frozen, MIGRATE_CMA
+    pageblocks exactly scratch plus cma_area)."""
+    c = []
+    run = hugetlb_luo.boot(ctx, name, "nokaslr kho_scratch=16M,2G,16M hugetlb_cma=2G "
+                           "hugepagesz=1G khot.pool1g=2 khot.pool1g_each=1", gens, mib=mib,
+                           huge="1G", mem=mem)
+    reached = gen_checks(c, run, name, gens)
+    hugetlb_luo.common(c, name, reached, gens, mib=mib, frozen=hugetlb_luo.FROZEN_NO_HOLE,
+                       cma_area=cma_area)
+    return c, reached
+
+
 def hugetlb_cma_kho(ctx):
     """hugetlb_cma=2G in a 10 GiB guest with a 2 GiB global scratch
     area (kho_scratch=16M,2G,16M, as a host that sizes scratch itself),
@@ -85,13 +100,7 @@ def hugetlb_cma_kho(ctx):
     the area in the KHO boots: hugetlb-cma-kho-noroom (--full). nokaslr
     as in hugetlb-cma."""
     name, gens, mib, gig = "hugetlb-cma-kho", 3, 1024, "1048576kB"
-    c = []
-    run = hugetlb_luo.boot(ctx, name, "nokaslr kho_scratch=16M,2G,16M hugetlb_cma=2G "
-                           "hugepagesz=1G khot.pool1g=2 khot.pool1g_each=1", gens, mib=mib,
-                           huge="1G", mem="10G")
-    reached = gen_checks(c, run, name, gens)
-    hugetlb_luo.common(c, name, reached, gens, mib=mib, frozen=hugetlb_luo.FROZEN_NO_HOLE,
-                       cma_area=AREA)
+    c, reached = kho_boots(ctx, name, gens, mib, "10G", AREA)
     for g in reached:
         check(c, "%s: gen %d reserved its 2048 MiB area" % (name, g.index),
               g.grep(r"hugetlb_cma: reserved 2048 MiB on node 0"),
@@ -119,13 +128,7 @@ def hugetlb_cma_kho_noroom(ctx):
     patch 84: 1 GiB of it in scratch): its MIGRATE_CMA pageblocks are
     exactly scratch, and the file comes back every byte."""
     name, gens, mib = "hugetlb-cma-kho-noroom", 2, 1024
-    c = []
-    run = hugetlb_luo.boot(ctx, name, "nokaslr kho_scratch=16M,2G,16M hugetlb_cma=2G "
-                           "hugepagesz=1G khot.pool1g=2 khot.pool1g_each=1", gens, mib=mib,
-                           huge="1G", mem="8G")
-    reached = gen_checks(c, run, name, gens)
-    hugetlb_luo.common(c, name, reached, gens, mib=mib, frozen=hugetlb_luo.FROZEN_NO_HOLE,
-                       cma_area={1: AREA})
+    c, reached = kho_boots(ctx, name, gens, mib, "8G", {1: AREA})
     if len(reached) < 2:
         return c
     g1, g2 = reached
