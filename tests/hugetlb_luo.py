@@ -95,6 +95,9 @@ KPF_HUGE_HEAD = KPF_HUGE | 1 << 15
 # page nobody took reads with no flag at all, not even PG_reserved; a free
 # page reads as buddy, a page in a pool as huge, a used one with its use.
 UNTOUCHED = (0, (1 << 64) - 1)
+# (want, never) of a preserved page taken into a pool: a head HugeTLB page,
+# neither free in the buddy allocator nor PG_reserved
+TAKEN = (KPF_HUGE_HEAD, KPF_BUDDY | KPF_NOPAGE | KPF_RESERVED)
 
 
 def pfn_flags(g):
@@ -191,8 +194,7 @@ def hugetlb_2m(ctx):
               {n: v[0] for n, v in nodes_of(start).items()}
               == {n: v[0] for n, v in nodes_of(start1).items()},
               "%s, gen 1 %s" % (nodes_of(start), nodes_of(start1)))
-        ok, why = pages_are(pfn_flags(g), DATA, KPF_HUGE_HEAD,
-                            KPF_BUDDY | KPF_NOPAGE | KPF_RESERVED)
+        ok, why = pages_are(pfn_flags(g), DATA, *TAKEN)
         check(c, "%s: gen %d: the frames gen %d's file held head HugeTLB pages at boot, "
               "none in the buddy allocator or PG_reserved" % (name, g.index, g.index - 1),
               ok, why)
