@@ -25,6 +25,11 @@
  *   luo-fill --discard                 after the kexec: retrieve the
  *                                      session and finish it without
  *                                      retrieving the memfd
+ *   --cgroup                           with --huge: also print what the
+ *                                      cgroup (v2) luo-fill runs in is
+ *                                      charged for the memfd's page size:
+ *                                      after the fill, after retrieve and
+ *                                      once mapped again
  *
  * The data: every byte of the file depends on its offset and on the seed
  * (guest/init passes the generation that filled it), so a page restored at
@@ -127,6 +132,66 @@ static double now(void)
 static uint64_t huge;
 /* --dense: a HugeTLB memfd without holes */
 static int dense;
+/* --cgroup: report the cgroup's charges */
+static int cgroup;
+
+/* The first number in @path (after @key on its line when given), or -1. */
+static long long read_num(const char *path, const char *key)
+{
+	char line[256];
+	long long n = -1;
+	size_t k = key ? strlen(key) : 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (key && (strncmp(line, key, k) || line[k] != ' '))
+			continue;
+		if (sscanf(line + k, "%lld", &n) != 1)
+			n = -1;
+		break;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * --cgroup: "; cgroup PATH LABEL: hugetlb A rsvd B memcg C" appended to
+ * @buf: the usage and reservation counters of PATH's hugetlb controller
+ * for the memfd's page size and the hugetlb line of its memory.stat, in
+ * bytes (-1: not readable), PATH being luo-fill's own cgroup (v2).
+ */
+static void cgroup_charges(const char *label, char *buf, size_t len)
+{
+	char cg[128] = "", path[256], sz[24];
+	long long hu, rs, mc;
+	FILE *f = fopen("/proc/self/cgroup", "r");
+	size_t used = strlen(buf);
+
+	if (!cgroup || used >= len)
+		return;
+	if (f) {
+		if (!fgets(cg, sizeof(cg), f) || strncmp(cg, "0::", 3))
+			cg[0] = 0;
+		fclose(f);
+	}
+	cg[strcspn(cg, "\n")] = 0;
+	if (huge >= 1ULL << 30)
+		snprintf(sz, sizeof(sz), "%lluGB", (unsigned long long)(huge >> 30));
+	else if (huge >= 1ULL << 20)
+		snprintf(sz, sizeof(sz), "%lluMB", (unsigned long long)(huge >> 20));
+	else
+		snprintf(sz, sizeof(sz), "%lluKB", (unsigned long long)(huge >> 10));
+	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/hugetlb.%s.current", cg + 3, sz);
+	hu = read_num(path, NULL);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/hugetlb.%s.rsvd.current", cg + 3, sz);
+	rs = read_num(path, NULL);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.stat", cg + 3);
+	mc = read_num(path, "hugetlb");
+	snprintf(buf + used, len - used, "; cgroup %s %s: hugetlb %lld rsvd %lld memcg %lld",
+		 cg[0] ? cg + 3 : "?", label, hu, rs, mc);
+}
 
 static int hole(uint64_t page)
 {
@@ -396,7 +461,7 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
 	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf) };
 	uint64_t p, pages = bytes / PAGE, spaced = (pages + 2) / 3 * PAGE, holes = 0;
-	char *m, *sp = NULL, frames[128], frozen[160] = "";
+	char *m, *sp = NULL, frames[128], frozen[160] = "", charges[160];
 	double t0 = now(), t1;
 	int mfd, sfd;
 
@@ -435,10 +500,12 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 	close(luo);
 	if (huge)
 		frozen_probe(mfd, bytes, frozen, sizeof(frozen));
-	printf("luo-fill: preserved %llu MiB in %llu pages (%llu holes, seed %llu); %s; filled in %.2f s%s%s\n",
+	charges[0] = 0;
+	cgroup_charges("filled", charges, sizeof(charges));
+	printf("luo-fill: preserved %llu MiB in %llu pages (%llu holes, seed %llu); %s; filled in %.2f s%s%s%s\n",
 	       (unsigned long long)(bytes >> 20), (unsigned long long)pages,
 	       (unsigned long long)holes, (unsigned long long)seed, frames, t1,
-	       huge ? "; hugetlb; frozen: " : "", frozen);
+	       huge ? "; hugetlb; frozen: " : "", frozen, charges);
 	fflush(stdout);
 
 	/* The session lives as long as its file: keep it in a child. */
@@ -499,7 +566,7 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	uint64_t pages = bytes / PAGE, bad = 0, holes = 0, first = 0;
 	int threads, first_k = -1;
 	const char *how;
-	char remap[64] = "";
+	char remap[64] = "", charges[320] = "";
 	struct statfs sf;
 	struct stat st;
 	double t0, t1;
@@ -513,6 +580,7 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	if (ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf))
 		return die("retrieve memfd");
 	mark("retrieved");
+	cgroup_charges("retrieved", charges, sizeof(charges));
 	if (fstat(rf.fd, &st))
 		return die("fstat");
 	/* what came back is what was preserved: HugeTLB pages of its size, or shmem */
@@ -583,6 +651,7 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 			snprintf(remap, sizeof(remap), "; mapped again: %ld reserved", after - before);
 			munmap(r, bytes);
 		}
+		cgroup_charges("mapped again", charges, sizeof(charges));
 	}
 	close(rf.fd);
 	if (ioctl(rs.fd, LIVEUPDATE_SESSION_FINISH, &fin))
@@ -593,7 +662,8 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	       (unsigned long long)holes, (unsigned long long)seed, t1 - t0,
 	       threads, how);
 	if (huge)
-		printf("; hugetlb, %llu KiB pages%s", (unsigned long long)(huge >> 10), remap);
+		printf("; hugetlb, %llu KiB pages%s%s", (unsigned long long)(huge >> 10), remap,
+		       charges);
 	printf("\n");
 	return 0;
 }
@@ -616,7 +686,7 @@ static int discard(int luo)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 64K|2M|32M|1G [--dense] [--pfns FILE]] <MiB>\n");
+	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 64K|2M|32M|1G [--dense] [--pfns FILE] [--cgroup]] <MiB>\n");
 	return 2;
 }
 
@@ -634,6 +704,8 @@ int main(int argc, char **argv)
 			gaps = 1;
 		else if (!strcmp(argv[i], "--dense"))
 			dense = 1;
+		else if (!strcmp(argv[i], "--cgroup"))
+			cgroup = 1;
 		else if (!strcmp(argv[i], "--seed") && i + 2 < argc)
 			seed = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--session") && i + 2 < argc)
@@ -661,7 +733,7 @@ int main(int argc, char **argv)
 		return luo < 0 ? die("open /dev/liveupdate") : discard(luo);
 	}
 	if (i != argc - 1 || (checking && gaps) || (huge && gaps) || (dense && !huge) ||
-	    (pfns_path && (checking || !huge)))
+	    (pfns_path && (checking || !huge)) || (cgroup && !huge))
 		return usage();
 	mib = strtoull(argv[i], NULL, 0);
 	if (!mib || mib > (1ULL << 20) || (huge && (mib << 20) % huge)) {

@@ -34,7 +34,10 @@ CONFIG_DEFERRED_STRUCT_PAGE_INIT (configs/deferred.fragment) run the
 --kernel-nodebug, ours built with CONFIG_KEXEC_HANDOVER_DEBUG off
 (configs/nodebug.fragment; on in the others) runs them as "ours-nodbg".
 --kernel-deferred-nodebug, ours with both fragments, runs them as
-"ours+dsi-nodbg". --kernels picks kernels by name. Purgatory's
+"ours+dsi-nodbg". --kernel-prev, ours without its latest change (a
+kernel of the series as it was before it), runs the part 7 loads as
+"ours-prev": a change measured against the series without it, in the
+same run. --kernels picks kernels by name. Purgatory's
 digest: ours checks every segment by default, 7.3 skips the digest of
 every KHO kexec; "ours+skip" is ours with kho_skip_digest=1 (patch 52),
 the like-for-like comparison with 7.3 on that point. Rounds go ours,
@@ -66,8 +69,8 @@ POOL_1G = "hugepagesz=1G hugepages=8"
 POOL_2M = "hugepagesz=2M hugepages=4096"
 LOADS = [  # name, command line, kernels[, the empty handover it adds to]
     ("none", "", ("ours", "ours+skip", "ours-nodbg", "7.3", "ours+dsi", "ours+dsi-nodbg", "7.3+dsi")),
-    ("none, 1 GiB pool of 8", POOL_1G, ("ours", "7.3")),
-    ("none, 2 MiB pool of 4096", POOL_2M, ("ours", "7.3")),
+    ("none, 1 GiB pool of 8", POOL_1G, ("ours", "ours-prev", "7.3")),
+    ("none, 2 MiB pool of 4096", POOL_2M, ("ours", "ours-prev", "7.3")),
     ("memfd 1 GiB", "khot.luo_mib=1024", ("ours", "7.3")),
     ("memfd 8 GiB", "khot.luo_mib=8192", ("ours", "ours+skip", "ours-nodbg", "7.3", "ours+dsi",
                                          "ours+dsi-nodbg", "7.3+dsi")),
@@ -77,9 +80,9 @@ LOADS = [  # name, command line, kernels[, the empty handover it adds to]
     # part 7: a guest's 8 GiB in HugeTLB pages, every page written
     # (luo-fill --dense); 7.3 refuses to preserve such a memfd
     ("hugetlb 8 GiB, 1 GiB pages", "khot.luo_mib=8192 khot.luo_huge=1G khot.luo_dense=1 " + POOL_1G,
-     ("ours", "7.3"), "none, 1 GiB pool of 8"),
+     ("ours", "ours-prev", "7.3"), "none, 1 GiB pool of 8"),
     ("hugetlb 8 GiB, 2 MiB pages", "khot.luo_mib=8192 khot.luo_huge=2M khot.luo_dense=1 " + POOL_2M,
-     ("ours", "7.3"), "none, 2 MiB pool of 4096"),
+     ("ours", "ours-prev", "7.3"), "none, 2 MiB pool of 4096"),
 ]
 
 
@@ -94,7 +97,8 @@ def baseline(load):
 KERNELS = {"ours": ("kernel", "bzImage", ""), "ours+skip": ("kernel", "bzImage", "kho_skip_digest=1"),
            "ours-nodbg": ("kernel_nodebug", "ours-nodebug", ""), "7.3": ("upstream", "v73", ""),
            "ours+dsi": ("kernel_deferred", "ours-dsi", ""), "7.3+dsi": ("upstream_deferred", "v73-dsi", ""),
-           "ours+dsi-nodbg": ("kernel_deferred_nodebug", "ours-dsi-nodebug", "")}
+           "ours+dsi-nodbg": ("kernel_deferred_nodebug", "ours-dsi-nodebug", ""),
+           "ours-prev": ("kernel_prev", "ours-prev", "")}
 SPANS = ["exec_to_init", "exec_to_restored", "exec_to_verified", "restore"]
 
 
@@ -294,11 +298,12 @@ def main():
     ap.add_argument("--upstream-deferred", help="7.3's bzImage with deferred struct page init")
     ap.add_argument("--initrd", required=True,
                     help="initrd with /boot/{bzImage,v73,ours-dsi,v73-dsi,ours-nodebug,"
-                    "ours-dsi-nodebug} and luo-fill")
+                    "ours-dsi-nodebug,ours-prev} and luo-fill")
     ap.add_argument("--out", required=True)
     ap.add_argument("--kernel-nodebug", help="our bzImage without CONFIG_KEXEC_HANDOVER_DEBUG")
     ap.add_argument("--kernel-deferred-nodebug",
                     help="our bzImage with deferred struct page init, without CONFIG_KEXEC_HANDOVER_DEBUG")
+    ap.add_argument("--kernel-prev", help="our bzImage without its latest change (ours-prev)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--kernels", help="regex of kernels to run (ours, ours+skip, ours-nodbg, 7.3, ...)")
     ap.add_argument("--only", help="regex of loads to run")

@@ -1145,6 +1145,7 @@ import memfd_runs  # noqa: E402
 import hugetlb_luo  # noqa: E402
 import corrupt_hugetlb  # noqa: E402
 import hugetlb_interop  # noqa: E402
+import hugetlb_cgroup  # noqa: E402
 import purgatory_digest  # noqa: E402
 import fault_reserve  # noqa: E402
 import harness_selftest  # noqa: E402
@@ -1155,7 +1156,7 @@ ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
         + corrupt_luo.SCENARIOS + reserve_mixed.SCENARIOS
         + kunit_tool.SCENARIOS + distro.SCENARIOS + arm64.SCENARIOS + memfd_runs.SCENARIOS
         + purgatory_digest.SCENARIOS + fault_reserve.SCENARIOS + hugetlb_luo.SCENARIOS
-        + corrupt_hugetlb.SCENARIOS + hugetlb_interop.SCENARIOS)
+        + corrupt_hugetlb.SCENARIOS + hugetlb_interop.SCENARIOS + hugetlb_cgroup.SCENARIOS)
 
 # Scenarios repeated on the sanitizer kernel (KASAN, UBSAN, lockdep): every
 # one that boots our kernel first (the base-* ones boot the bare base), but
