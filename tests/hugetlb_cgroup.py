@@ -5,7 +5,9 @@ and runs luo-fill in a cgroup "vm" with the hugetlb and memory
 controllers; luo-fill --cgroup prints vm's charges for the memfd's page
 size while it holds the file: after the fill (gen 1), after retrieve and
 once the file is mapped again (gen 2). guest/init prints vm's counters
-after luo-fill is gone ("cgroup LABEL HUGETLB RSVD MEMCG MAXEVENTS").
+after luo-fill is gone ("cgroup LABEL HUGETLB RSVD MEMCG MAXEVENTS
+MEMMAXEVENTS": bytes, and the "max" events of hugetlb.2MB.events and
+memory.events).
 
  - hugetlb-cgroup: the 64 MiB file of 2 MiB pages (24 pages, 8 holes).
    Gen 1's fill charges vm 24 pages of usage and memcg and 32 pages of
@@ -17,6 +19,10 @@ after luo-fill is gone ("cgroup LABEL HUGETLB RSVD MEMCG MAXEVENTS").
    the retrieve fails on the file's 24th page (ENOSPC, the page named),
    vm is charged nothing and counts one "max" event, and every page of
    the file is back in the free pool.
+ - hugetlb-cgroup-memmax: gen 2's vm may use 40 MiB of memory
+   (memory.max), less than the file's 48 MiB: the memory cgroup's charge
+   fails (ENOMEM) part-way, the hugetlb cgroup's charges of that page are
+   undone with the rest, and every page is back in the free pool.
 """
 import re
 
@@ -38,7 +44,8 @@ def charges(line):
 
 
 def counters(g, label):
-    """vm's (hugetlb, rsvd, memcg, max events) that guest/init read at label."""
+    """vm's (hugetlb, rsvd, memcg, hugetlb max events, memory max events)
+    that guest/init read at label."""
     for v in g.facts_of("cgroup") if g else []:
         f = v.split()
         if f and f[0] == label:
@@ -78,7 +85,7 @@ def hugetlb_cgroup(ctx):
           "reservation" % (name, DATA, FILE // HUGE), filled == want1,
           "%s, want %s" % (filled, want1))
     check(c, "%s: gen 1: vm's counters say the same with the file held for the kexec"
-          % name, counters(reached[0], "filled") == want1[1:] + (0,),
+          % name, counters(reached[0], "filled") == want1[1:] + (0, 0),
           counters(reached[0], "filled"))
     if len(reached) < 2:
         return c
@@ -95,7 +102,7 @@ def hugetlb_cgroup(ctx):
           % name, filled is not None and got.get("mapped again") == filled,
           "%s, gen 1 %s" % (got.get("mapped again"), filled))
     check(c, "%s: gen 2: with the file closed vm is charged nothing" % name,
-          counters(g, "checked") == (0, 0, 0, 0), counters(g, "checked"))
+          counters(g, "checked") == (0, 0, 0, 0, 0), counters(g, "checked"))
     return c
 
 
@@ -125,7 +132,36 @@ def hugetlb_cgroup_max(ctx):
           % (name, last * HUGE),
           len(named) == 1 and bool(want.search(named[0].rstrip())), "; ".join(named) or "no line")
     check(c, "%s: gen 2: vm is charged nothing after the failed retrieve, one max event"
-          % name, counters(g, "checked") == (0, 0, 0, 1), counters(g, "checked"))
+          % name, counters(g, "checked") == (0, 0, 0, 1, 0), counters(g, "checked"))
+    checked = pools(g, "checked").get("all")
+    check(c, "%s: gen 2: every page of the file is back in the free pool" % name,
+          checked == (POOL, POOL, 0, 0), checked)
+    return c
+
+
+def hugetlb_cgroup_memmax(ctx):
+    name, gens, mib = "hugetlb-cgroup-memmax", 2, 40
+    c = []
+    run = boot(ctx, name, "khot.cgroup_memmax=%d" % mib, gens)
+    reached = gen_checks(c, run, name, gens)
+    kho_checks(c, name, reached)
+    setup_checks(c, name, reached)
+    if len(reached) < 2:
+        return c
+    g = reached[1]
+    line = g.fact("luo_check") or ""
+    check(c, "%s: gen 2: the retrieve fails, vm's memory.max (%d MiB) has no room for the "
+          "file's %d MiB (ENOMEM)" % (name, mib, DATA * HUGE >> 20),
+          "FAIL retrieve memfd: Cannot allocate memory" in line, line or "no luo_check")
+    named = g.grep(r"hugetlb_luo: page at offset \d+ cannot go into the file")
+    want = re.compile(r"page at offset \d+ cannot go into the file: (-ENOMEM|-12)$")
+    check(c, "%s: gen 2 names the page the memory cgroup has no room for (ENOMEM), once" % name,
+          len(named) == 1 and bool(want.search(named[0].rstrip())), "; ".join(named) or "no line")
+    got = counters(g, "checked")
+    check(c, "%s: gen 2: vm is charged nothing after the failed retrieve, hugetlb cgroup "
+          "included; memory.max was hit, hugetlb.2MB.max never" % name,
+          bool(got) and len(got) == 5 and got[:4] == (0, 0, 0, 0)
+          and isinstance(got[4], int) and got[4] >= 1, got)
     checked = pools(g, "checked").get("all")
     check(c, "%s: gen 2: every page of the file is back in the free pool" % name,
           checked == (POOL, POOL, 0, 0), checked)
@@ -135,4 +171,5 @@ def hugetlb_cgroup_max(ctx):
 SCENARIOS = [
     ("hugetlb-cgroup", hugetlb_cgroup),
     ("hugetlb-cgroup-max", hugetlb_cgroup_max),
+    ("hugetlb-cgroup-memmax", hugetlb_cgroup_memmax),
 ]
