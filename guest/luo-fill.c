@@ -164,33 +164,37 @@ static long long read_num(const char *path, const char *key)
  */
 static void cgroup_charges(const char *label, char *buf, size_t len)
 {
-	char cg[128] = "", path[256], sz[24];
+	char line[128], cg[128] = "", path[256], sz[24];
 	long long hu, rs, mc;
 	FILE *f = fopen("/proc/self/cgroup", "r");
 	size_t used = strlen(buf);
 
 	if (!cgroup || used >= len)
 		return;
-	if (f) {
-		if (!fgets(cg, sizeof(cg), f) || strncmp(cg, "0::", 3))
-			cg[0] = 0;
-		fclose(f);
+	/* the cgroup v2 line, "0::PATH" */
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(cg, sizeof(cg), "%s", line + 3);
+			break;
+		}
 	}
-	cg[strcspn(cg, "\n")] = 0;
+	if (f)
+		fclose(f);
 	if (huge >= 1ULL << 30)
 		snprintf(sz, sizeof(sz), "%lluGB", (unsigned long long)(huge >> 30));
 	else if (huge >= 1ULL << 20)
 		snprintf(sz, sizeof(sz), "%lluMB", (unsigned long long)(huge >> 20));
 	else
 		snprintf(sz, sizeof(sz), "%lluKB", (unsigned long long)(huge >> 10));
-	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/hugetlb.%s.current", cg + 3, sz);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/hugetlb.%s.current", cg, sz);
 	hu = read_num(path, NULL);
-	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/hugetlb.%s.rsvd.current", cg + 3, sz);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/hugetlb.%s.rsvd.current", cg, sz);
 	rs = read_num(path, NULL);
-	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.stat", cg + 3);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.stat", cg);
 	mc = read_num(path, "hugetlb");
 	snprintf(buf + used, len - used, "; cgroup %s %s: hugetlb %lld rsvd %lld memcg %lld",
-		 cg[0] ? cg + 3 : "?", label, hu, rs, mc);
+		 cg[0] ? cg : "?", label, hu, rs, mc);
 }
 
 static int hole(uint64_t page)

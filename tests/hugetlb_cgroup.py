@@ -65,7 +65,15 @@ def setup_checks(c, name, reached):
     for g in reached:
         check(c, "%s: gen %d set up cgroup v2 with memory_hugetlb_accounting, vm with "
               "hugetlb and memory" % (name, g.index),
-              g.fact("cgroup_setup") is None, g.fact("cgroup_setup"))
+              g.fact("cgroup_setup") == "ok", g.fact("cgroup_setup"))
+
+
+def only_warning(c, name, g, named):
+    """The line naming the refused page is the only warning of hugetlb_luo
+    in gen g."""
+    warn = g.grep(hugetlb_luo.WARN)
+    check(c, "%s: gen %d: no other warning from hugetlb_luo" % (name, g.index),
+          bool(named) and warn == named, "; ".join(w for w in warn if w not in named) or "none")
 
 
 def hugetlb_cgroup(ctx):
@@ -131,6 +139,7 @@ def hugetlb_cgroup_max(ctx):
     check(c, "%s: gen 2 names the page vm has no room for (offset %d, ENOSPC), once"
           % (name, last * HUGE),
           len(named) == 1 and bool(want.search(named[0].rstrip())), "; ".join(named) or "no line")
+    only_warning(c, name, g, named)
     check(c, "%s: gen 2: vm is charged nothing after the failed retrieve, one max event"
           % name, counters(g, "checked") == (0, 0, 0, 1, 0), counters(g, "checked"))
     checked = pools(g, "checked").get("all")
@@ -157,6 +166,7 @@ def hugetlb_cgroup_memmax(ctx):
     want = re.compile(r"page at offset \d+ cannot go into the file: (-ENOMEM|-12)$")
     check(c, "%s: gen 2 names the page the memory cgroup has no room for (ENOMEM), once" % name,
           len(named) == 1 and bool(want.search(named[0].rstrip())), "; ".join(named) or "no line")
+    only_warning(c, name, g, named)
     got = counters(g, "checked")
     check(c, "%s: gen 2: vm is charged nothing after the failed retrieve, hugetlb cgroup "
           "included; memory.max was hit, hugetlb.2MB.max never" % name,
