@@ -99,42 +99,6 @@ static void mark(const char *what)
 	}
 }
 
-/* The reserved pages of the pool of @huge-byte pages, or -1. */
-static long pool_reserved(uint64_t huge)
-{
-	char path[96];
-	long n = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/resv_hugepages",
-		 (unsigned long long)(huge >> 10));
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &n) != 1)
-		n = -1;
-	fclose(f);
-	return n;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* statfs's f_type of hugetlbfs (include/uapi/linux/magic.h) */
-#define HUGETLBFS_MAGIC 0x958458f6
-
-/* --huge: the huge page size in bytes; 0 for a shmem memfd */
-static uint64_t huge;
-/* --dense: a HugeTLB memfd without holes */
-static int dense;
-/* --cgroup: report the cgroup's charges */
-static int cgroup;
-
 /* The first number in @path (after @key on its line when given), or -1. */
 static long long read_num(const char *path, const char *key)
 {
@@ -155,6 +119,34 @@ static long long read_num(const char *path, const char *key)
 	fclose(f);
 	return n;
 }
+
+/* The reserved pages of the pool of @huge-byte pages, or -1. */
+static long pool_reserved(uint64_t huge)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/resv_hugepages",
+		 (unsigned long long)(huge >> 10));
+	return read_num(path, NULL);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* statfs's f_type of hugetlbfs (include/uapi/linux/magic.h) */
+#define HUGETLBFS_MAGIC 0x958458f6
+
+/* --huge: the huge page size in bytes; 0 for a shmem memfd */
+static uint64_t huge;
+/* --dense: a HugeTLB memfd without holes */
+static int dense;
+/* --cgroup: report the cgroup's charges */
+static int cgroup;
 
 /*
  * --cgroup: "; cgroup PATH LABEL: hugetlb A rsvd B memcg C" appended to
