@@ -23,7 +23,14 @@ mkdir -p "$wt/.kho-out"
 git -C "$wt" checkout -q --detach kho-base
 "${MK[@]}" tinyconfig >/dev/null 2>&1
 commits=$(git -C "$tree" rev-list --reverse kho-base..HEAD)
+# Every patch: the series test kernel's configuration (kho.fragment and
+# kunit.fragment). The fixes alone: the bare base kernel's (kho.fragment),
+# the configuration they are backported to. ./kho test has built the base
+# kernel with it by then, so the first fix compiles only what it changes
+# (ccache) instead of a whole kernel on a cold cache.
+frags=("$TOP/configs/kho.fragment" "$TOP/configs/kunit.fragment")
 if [ "$scope" = --fixes ]; then
+	frags=("$TOP/configs/kho.fragment")
 	lastfix=$(git -C "$tree" log -1 --format=%H -i --grep='^Cc: stable@vger.kernel.org' kho-base..HEAD)
 	[ -n "$lastfix" ] || die "no patch with Cc: stable"
 	commits=$(git -C "$tree" rev-list --reverse "kho-base..$lastfix")
@@ -37,7 +44,7 @@ for c in $commits; do
 	# so the fragments go in again at the first patch and at every patch
 	# that touches a Kconfig file.
 	if [ "$n" = 1 ] || git -C "$tree" diff --name-only "$c^" "$c" | grep -q 'Kconfig'; then
-		cat "$TOP/configs/kho.fragment" "$TOP/configs/kunit.fragment" >> "$wt/.kho-out/.config"
+		cat "${frags[@]}" >> "$wt/.kho-out/.config"
 		"${MK[@]}" olddefconfig >/dev/null 2>&1
 	fi
 	# vmlinux is every object and the final link; no patch touches

@@ -127,6 +127,9 @@ def main():
                     "(configs/debug.fragment); the debug-* scenarios run on it")
     ap.add_argument("--debug-initrd", help="initrd for --debug-kernel (with selftests, "
                     "base and v73 images)")
+    ap.add_argument("--debug-ready", help="file the background build of --debug-kernel "
+                    "writes its exit status to (scripts/test-all.sh); the debug-* "
+                    "scenarios run last and wait for it")
     ap.add_argument("--distro-kernel", help="bzImage of the distribution-flavoured kernel "
                     "(scripts/build-distro.sh); the distro-* scenarios run on it")
     ap.add_argument("--distro-initrd", help="initrd for --distro-kernel (with luo-fill, "
@@ -182,6 +185,30 @@ def main():
     # about one of two cores busy, the builds take what it leaves. Their
     # reports come at the end, in their order.
     fg = [(n, f) for n, f in selected if n not in scenarios.BACKGROUND]
+    # The sanitizer kernel may still be building (--debug-ready): its
+    # scenarios go last, in their order.
+    fg.sort(key=lambda nf: nf[0].startswith("debug-"))
+    debug_built = []
+
+    def wait_debug_kernel():
+        """None once the sanitizer kernel is built, else why it is not."""
+        if not args.debug_ready:
+            return None
+        if not debug_built:
+            t_wait = time.time()
+            print("(waiting for the sanitizer kernel's build: %s)" % args.debug_ready, flush=True)
+            while not os.path.exists(args.debug_ready) and time.time() - t_wait < 3 * 3600:
+                time.sleep(5)
+            try:
+                with open(args.debug_ready) as f:
+                    st = f.read().strip()
+            except OSError:
+                st = "none after 3 hours"
+            print("(sanitizer kernel build: exit status %s, waited %.0fs)" % (st, time.time() - t_wait),
+                  flush=True)
+            debug_built.append(None if st == "0" else
+                               "its build's exit status is %s (see build/debug-build.log)" % st)
+        return debug_built[0]
     bg = [(n, f) for n, f in selected if n in scenarios.BACKGROUND]
     bg_done = []
 
@@ -197,8 +224,12 @@ def main():
               flush=True)
         worker.start()
     for name, fn in fg:
+        why = wait_debug_kernel() if name.startswith("debug-") else None
         t0 = time.time()
         print("== %s" % name, flush=True)
+        if why:
+            report(name, ([("%s: the sanitizer kernel is built" % name, False, why)], None), 0)
+            continue
         report(name, run_one(ctx, name, fn), time.time() - t0)
     if bg:
         t_wait = time.time()
