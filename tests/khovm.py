@@ -174,6 +174,9 @@ def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None, arc
     else:
         cmd = (["qemu-system-x86_64", "-accel", accel, "-cpu", "max" if accel == "tcg" else "host"]
                + common + ["-append", "console=ttyS0 " + opts])
+    # KHO_QEMU_EXTRA: more QEMU arguments for every VM (for a manual
+    # experiment, e.g. "-mem-prealloc"; no test sets it)
+    cmd += os.environ.get("KHO_QEMU_EXTRA", "").split()
     if numa:
         # numa: list of memory sizes, one per node, e.g. ["3G", "3G"]; a
         # size of "0" is a node with a CPU and no memory. With a memoryless
