@@ -16,21 +16,19 @@ need_pkgs qemu-system-x86 python3 busybox-static kexec-tools liburcu-dev
 # TCG guest keeps about one of the two cores busy): on an empty cache it
 # is the longest build (17 minutes alone), and CI went over the hour
 # (3713 s on 2026-12-06) with it in the foreground. The debug-* scenarios
-# come last and wait for it; its exit status goes to $dbgrc.
+# come last and wait for it, and so does the part of the static checks
+# that compiles in its output directory (KHO_DEBUG_READY: the file its
+# exit status goes to, one per run; KHO_DEBUG_PID: its process, in a
+# session of its own, which a run that ends early takes with it).
 log "step 4d/5: the sanitizer kernel (KASAN, UBSAN, lockdep: configs/debug.fragment), built in the background at nice 19 (log: $BUILD/debug-build.log)"
 dbg=$tree/.kho-out-debug/arch/x86/boot/bzImage
-dbgrc=$BUILD/debug-build.rc
-rm -f "$dbgrc" "$dbgrc.tmp"
-(
-	brc=0
-	{ KHO_OUTDIR=.kho-out-debug nice -n 19 "$TOP/scripts/build-kernel.sh" "$tree" \
-		"$TOP/configs/kunit.fragment" "$TOP/configs/debug.fragment" &&
-	  "$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-debug.cpio.gz" "$dbg" \
-		base="$base/.kho-out/arch/x86/boot/bzImage" v73="$up" ours="$tree/.kho-out/arch/x86/boot/bzImage" \
-		/selftests="$BUILD/selftests"; } || brc=$?
-	echo "$brc" > "$dbgrc.tmp" && mv "$dbgrc.tmp" "$dbgrc"
-) > "$BUILD/debug-build.log" 2>&1 &
+rm -f "$BUILD"/debug-build*.rc "$BUILD"/debug-build*.rc.tmp
+dbgrc=$BUILD/debug-build.$$.rc
+setsid "$TOP/scripts/build-sanitizer.sh" "$tree" "$base" "$up" "$dbgrc" > "$BUILD/debug-build.log" 2>&1 &
 dbgpid=$!
+trap 'kill -TERM -- -"$dbgpid" 2>/dev/null || true' EXIT
+trap 'exit 130' INT TERM
+export KHO_DEBUG_READY=$dbgrc KHO_DEBUG_PID=$dbgpid
 full=()
 if [ "$scope" = full ]; then
 	log "step 4e/5 (--full): the distribution-flavoured kernel (Debian's config: configs/distro.fragment)"
@@ -54,7 +52,7 @@ python3 "$TOP/tests/run.py" --kernel "$tree/.kho-out/arch/x86/boot/bzImage" --in
 	--base-kernel "$base/.kho-out/arch/x86/boot/bzImage" --base-initrd "$BUILD/initrd-base.cpio.gz" \
 	--tree "$tree" --base-tree "$base" --upstream-kernel "$up" \
 	--selftest-initrd "$BUILD/initrd-st.cpio.gz" --debug-kernel "$dbg" --debug-initrd "$BUILD/initrd-debug.cpio.gz" \
-	--debug-ready "$dbgrc" \
+	--debug-ready "$dbgrc" --debug-pid "$dbgpid" \
 	"${full[@]}" --debug-scope "${KHO_DEBUG:-ci}" --scope "$scope" --out "$BUILD/results" ${KHO_ONLY:+--only "$KHO_ONLY"} || rc=$?
 # (run.py waited for the sanitizer kernel unless KHO_ONLY left out every
 # debug-* scenario; the mutation run below builds in the same cores.)

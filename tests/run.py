@@ -111,6 +111,15 @@ def run_one(ctx, name, fn):
     return checks, skip
 
 
+def build_running(pid):
+    """Whether process pid runs (a zombie, not yet waited for, does not)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True, help="bzImage of the series")
@@ -130,6 +139,8 @@ def main():
     ap.add_argument("--debug-ready", help="file the background build of --debug-kernel "
                     "writes its exit status to (scripts/test-all.sh); the debug-* "
                     "scenarios run last and wait for it")
+    ap.add_argument("--debug-pid", type=int, help="the process of that build: if it "
+                    "ends without writing the file, the debug-* scenarios fail at once")
     ap.add_argument("--distro-kernel", help="bzImage of the distribution-flavoured kernel "
                     "(scripts/build-distro.sh); the distro-* scenarios run on it")
     ap.add_argument("--distro-initrd", help="initrd for --distro-kernel (with luo-fill, "
@@ -198,18 +209,22 @@ def main():
             t_wait = time.time()
             print("(waiting for the sanitizer kernel's build: %s)" % args.debug_ready, flush=True)
             while not os.path.exists(args.debug_ready) and time.time() - t_wait < 3 * 3600:
+                if args.debug_pid and not build_running(args.debug_pid):
+                    time.sleep(1)  # (it may have written the file as it ended)
+                    break
                 time.sleep(5)
             try:
                 with open(args.debug_ready) as f:
                     st = f.read().strip()
             except OSError:
-                st = "none after 3 hours"
+                st = "none (the build ended without one, or took 3 hours)"
             print("(sanitizer kernel build: exit status %s, waited %.0fs)" % (st, time.time() - t_wait),
                   flush=True)
             debug_built.append(None if st == "0" else
                                "its build's exit status is %s (see build/debug-build.log)" % st)
         return debug_built[0]
-    bg = [(n, f) for n, f in selected if n in scenarios.BACKGROUND]
+    bg = sorted(((n, f) for n, f in selected if n in scenarios.BACKGROUND),
+                key=lambda nf: scenarios.BACKGROUND.index(nf[0]))
     bg_done = []
 
     def background():

@@ -1225,7 +1225,9 @@ FULL_ONLY.append("kunit-tool-arm64")
 # 2026-12-06 (157 s in the foreground in run 21; the bisect of the fixes
 # had finished 20 minutes before the last VM scenario): it rebuilds
 # objects, never a kernel image a VM boots.
-BACKGROUND = ["static", "bisect", "config-matrix", "kunit-tool-x86_64", "kunit-tool-arm64"]
+# In this order: static's last part waits for the sanitizer kernel, which
+# ./kho test builds in the background too, so the bisect goes first.
+BACKGROUND = ["bisect", "static", "config-matrix", "kunit-tool-x86_64", "kunit-tool-arm64"]
 # The part of it the test command runs by default (KHO_DEBUG=all: every one),
 # to keep the default run under an hour on an empty cache: the KUnit suites
 # and the scenarios below, each of which only the sanitizer kernel can run
