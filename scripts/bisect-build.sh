@@ -36,6 +36,37 @@ if [ "$scope" = --fixes ]; then
 	commits=$(git -C "$tree" rev-list --reverse "kho-base..$lastfix")
 fi
 last=$(git -C "$tree" rev-parse HEAD)
+# A C file a patch changes that this configuration does not build (fix 5's
+# mm/memtest.c needs CONFIG_MEMTEST, fix 6's arch/x86/kernel/check.c
+# CONFIG_X86_CHECK_BIOS_CORRUPTION: options only the sanitizer kernel
+# has) is compiled alone under the sanitizer kernel's configuration, in
+# .kho-out-extra, configured at the first such file and again after a
+# Kconfig change.
+XMK=(make -C "$wt" O=.kho-out-extra CC="ccache gcc" HOSTCC=gcc -j"$(nproc)" -s)
+xcfg=""
+extra=""
+extra_objs() { # extra_objs <commit>: compile its files the build left out; sets $extra
+	local c=$1 f o done=()
+	extra=""
+	for f in $(git -C "$tree" diff --name-only --diff-filter=d "$c^" "$c" -- '*.c' | grep -v '^tools/'); do
+		o=${f%.c}.o
+		# built by this build (an object left from an earlier configuration
+		# is older than the stamp)
+		[ "$wt/.kho-out/$o" -nt "$wt/.kho-out/.bisect-stamp" ] && continue
+		if [ "$xcfg" != "$c" ] && { [ -z "$xcfg" ] || git -C "$tree" diff --name-only "$xcfg" "$c" | grep -q Kconfig; }; then
+			mkdir -p "$wt/.kho-out-extra"
+			"${XMK[@]}" tinyconfig >/dev/null 2>&1
+			cat "${frags[@]}" "$TOP/configs/kunit.fragment" "$TOP/configs/debug.fragment" \
+				>> "$wt/.kho-out-extra/.config"
+			"${XMK[@]}" olddefconfig >/dev/null 2>&1
+			xcfg=$c
+		fi
+		rm -f "$wt/.kho-out-extra/$o"
+		"${XMK[@]}" "$o" >>"$BUILD/bisect-$n.log" 2>&1 && [ -f "$wt/.kho-out-extra/$o" ] || return 1
+		done+=("$o")
+	done
+	[ ${#done[@]} -eq 0 ] || extra="; under the sanitizer config: ${done[*]}"
+}
 for c in $commits; do
 	n=$((n + 1))
 	subj=$(git -C "$tree" log -1 --format=%s "$c")
@@ -53,8 +84,9 @@ for c in $commits; do
 	target=vmlinux
 	[ "$c" = "$last" ] && target=bzImage
 	t0=$(date +%s)
-	if "${MK[@]}" $target >"$BUILD/bisect-$n.log" 2>&1; then
-		echo "BISECT ok $n $subj ($target, $(( $(date +%s) - t0 ))s)"
+	touch "$wt/.kho-out/.bisect-stamp"
+	if "${MK[@]}" $target >"$BUILD/bisect-$n.log" 2>&1 && extra_objs "$c"; then
+		echo "BISECT ok $n $subj ($target$extra, $(( $(date +%s) - t0 ))s)"
 	else
 		echo "BISECT FAIL $n $subj (see build/bisect-$n.log)"
 		fails=$((fails + 1))
