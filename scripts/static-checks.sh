@@ -115,22 +115,9 @@ done
 # Objects only the sanitizer kernel's config builds, in its output
 # directory: ./kho test builds that kernel in the background while this
 # runs (KHO_DEBUG_READY: the file its build writes its exit status to;
-# KHO_DEBUG_PID: the build's process), so wait for it to end first.
-debug_built() {
-	local st
-	[ -n "${KHO_DEBUG_READY:-}" ] || return 0
-	while [ ! -f "$KHO_DEBUG_READY" ]; do
-		if [ -n "${KHO_DEBUG_PID:-}" ] && { [ ! -e "/proc/$KHO_DEBUG_PID" ] ||
-			[ "$(awk '{print $3}' "/proc/$KHO_DEBUG_PID/stat" 2>/dev/null)" = Z ]; }; then
-			[ -f "$KHO_DEBUG_READY" ] && break
-			echo "it ended without a status"; return 1
-		fi
-		sleep 5
-	done
-	st=$(cat "$KHO_DEBUG_READY")
-	[ "$st" = 0 ] || { echo "its build's exit status is $st"; return 1; }
-}
-if [ ${#other[@]} -gt 0 ] && ! why=$(debug_built); then
+# KHO_DEBUG_PID: the build's process), so wait for it to end first
+# (scripts/wait-sanitizer.sh, as tests/run.py does).
+if [ ${#other[@]} -gt 0 ] && ! why=$("$TOP/scripts/wait-sanitizer.sh"); then
 	for obj in "${other[@]}"; do
 		say FAIL "W=1 C=1 ${obj%.o}.c: the sanitizer kernel is not built: $why"; fails=$((fails + 1))
 	done

@@ -111,15 +111,6 @@ def run_one(ctx, name, fn):
     return checks, skip
 
 
-def build_running(pid):
-    """Whether process pid runs (a zombie, not yet waited for, does not)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True, help="bzImage of the series")
@@ -208,20 +199,12 @@ def main():
         if not debug_built:
             t_wait = time.time()
             print("(waiting for the sanitizer kernel's build: %s)" % args.debug_ready, flush=True)
-            while not os.path.exists(args.debug_ready) and time.time() - t_wait < 3 * 3600:
-                if args.debug_pid and not build_running(args.debug_pid):
-                    time.sleep(1)  # (it may have written the file as it ended)
-                    break
-                time.sleep(5)
-            try:
-                with open(args.debug_ready) as f:
-                    st = f.read().strip()
-            except OSError:
-                st = "none (the build ended without one, or took 3 hours)"
-            print("(sanitizer kernel build: exit status %s, waited %.0fs)" % (st, time.time() - t_wait),
+            r = subprocess.run([os.path.join(TOP, "scripts", "wait-sanitizer.sh"), args.debug_ready,
+                                str(args.debug_pid or "")], stdout=subprocess.PIPE, text=True)
+            print("(sanitizer kernel build: %s, waited %.0fs)"
+                  % ("built" if r.returncode == 0 else r.stdout.strip(), time.time() - t_wait),
                   flush=True)
-            debug_built.append(None if st == "0" else
-                               "its build's exit status is %s (see build/debug-build.log)" % st)
+            debug_built.append(None if r.returncode == 0 else r.stdout.strip())
         return debug_built[0]
     bg = sorted(((n, f) for n, f in selected if n in scenarios.BACKGROUND),
                 key=lambda nf: scenarios.BACKGROUND.index(nf[0]))
