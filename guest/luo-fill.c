@@ -30,6 +30,12 @@
  *                                      charged for the memfd's page size:
  *                                      after the fill, after retrieve and
  *                                      once mapped again
+ *   --rehearse                         with --huge: before the real
+ *                                      preserve, one that is refused
+ *                                      (a page past the end) and one
+ *                                      undone (its session closed); each
+ *                                      must leave the file resizable
+ *   The file's position and seals must come back too (--check).
  *
  * The data: every byte of the file depends on its offset and on the seed
  * (guest/init passes the generation that filled it), so a page restored at
@@ -147,6 +153,8 @@ static uint64_t huge;
 static int dense;
 /* --cgroup: report the cgroup's charges */
 static int cgroup;
+/* --rehearse: a refused and an undone preserve before the real one */
+static int rehearsal;
 
 /*
  * --cgroup: "; cgroup PATH LABEL: hugetlb A rsvd B memcg C" appended to
@@ -198,6 +206,18 @@ static int hole(uint64_t page)
 }
 
 /* Word 0 of page @page in generation @seed's file (a 64-bit mix). */
+/*
+ * The file position a generation leaves on its memfd before preserving it,
+ * and the seals it has (a memfd made without MFD_ALLOW_SEALING has
+ * F_SEAL_SEAL): both must come back with the file.
+ */
+static off_t file_pos(uint64_t seed)
+{
+	return (off_t)(seed % 1000) * 4096 + 123;
+}
+
+#define FILE_SEALS F_SEAL_SEAL
+
 static uint64_t stamp(uint64_t page, uint64_t seed)
 {
 	uint64_t x = (page + 1) * 0x9e3779b97f4a7c15ULL ^ (seed + 1) * 0xc2b2ae3d27d4eb4fULL;
@@ -411,27 +431,32 @@ static const char *err_name(int ok, int err)
 
 /*
  * A preserved HugeTLB memfd keeps its layout: what changing it gives,
- * written to @out. Expected: "truncate EPERM, fallocate EPERM, punch EPERM,
- * hole fault SIGBUS". The fault is taken in a child (a shared mapping's
+ * written to @out. Expected: "grow EPERM, shrink EPERM, fallocate EPERM,
+ * punch EPERM, hole fault SIGBUS" (grow and shrink: ftruncate()). The fault is taken in a child (a shared mapping's
  * read of the first hole, huge page 3), which the signal ends.
  */
 static void frozen_probe(int fd, uint64_t bytes, char *out, size_t len)
 {
-	int t, a, p, st = 0;
-	int te, ae, pe;
+	int t, sh, a, p, st = 0;
+	int te, she, ae, pe;
 	pid_t pid;
 
 	t = !ftruncate(fd, bytes + huge);
 	te = errno;
 	if (t && ftruncate(fd, bytes))
 		te = errno;
+	/* a shrink would drop a page the next kernel brings back */
+	sh = !ftruncate(fd, bytes - huge);
+	she = errno;
+	if (sh && ftruncate(fd, bytes))
+		she = errno;
 	a = !fallocate(fd, 0, 0, huge);
 	ae = errno;
 	p = !fallocate(fd, 3 /* PUNCH_HOLE | KEEP_SIZE */, 0, huge);
 	pe = errno;
 	if (dense || bytes < 4 * huge) {
-		snprintf(out, len, "truncate %s, fallocate %s, punch %s, no hole to fault",
-			 err_name(t, te), err_name(a, ae), err_name(p, pe));
+		snprintf(out, len, "grow %s, shrink %s, fallocate %s, punch %s, no hole to fault",
+			 err_name(t, te), err_name(sh, she), err_name(a, ae), err_name(p, pe));
 		return;
 	}
 	pid = fork();
@@ -445,11 +470,54 @@ static void frozen_probe(int fd, uint64_t bytes, char *out, size_t len)
 	}
 	if (pid < 0 || waitpid(pid, &st, 0) != pid)
 		st = -1;
-	snprintf(out, len, "truncate %s, fallocate %s, punch %s, hole fault %s",
-		 err_name(t, te), err_name(a, ae), err_name(p, pe),
+	snprintf(out, len, "grow %s, shrink %s, fallocate %s, punch %s, hole fault %s",
+		 err_name(t, te), err_name(sh, she), err_name(a, ae), err_name(p, pe),
 		 st == -1 ? "unknown" : WIFSIGNALED(st) ?
 		 (WTERMSIG(st) == SIGBUS ? "SIGBUS" : "another signal") :
 		 WEXITSTATUS(st) ? "no mapping" : "allowed");
+}
+
+/* Does a grow of the file by one huge page and the shrink back succeed? */
+static int resizable(int fd, uint64_t bytes)
+{
+	return !ftruncate(fd, bytes + huge) && !ftruncate(fd, bytes);
+}
+
+/*
+ * Before the real preserve (--rehearse, HugeTLB only): a preserve that is
+ * refused and one that is undone must each leave the file as it was, its
+ * layout free again and its pages not held or recorded, so that the real
+ * preserve afterwards takes them. 1. A page fallocate() put past the end
+ * of the file: preserve refuses it (EINVAL), after it has recorded the
+ * pages before it. 2. Preserved in a session of its own, which is then
+ * closed before any kexec: LUO unpreserves the file. Written to @out:
+ * "refused EINVAL, resizable; unpreserved, resizable".
+ */
+static int rehearse(int luo, int sfd, int mfd, uint64_t bytes, char *out, size_t len)
+{
+	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
+	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf) };
+	int refused, err, r1, r2;
+
+	pf.fd = mfd;
+	pf.token = TOKEN;
+	if (fallocate(mfd, 1 /* KEEP_SIZE */, bytes, huge))
+		return die("fallocate past the end");
+	refused = ioctl(sfd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf);
+	err = errno;
+	/* the grow brings the page past the end inside, the shrink drops it */
+	r1 = resizable(mfd, bytes);
+	snprintf((char *)cs.name, sizeof(cs.name), "%s-rehearse", session);
+	if (ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs))
+		return die("create session");
+	if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf))
+		return die("preserve memfd (rehearsal)");
+	close(cs.fd);
+	r2 = resizable(mfd, bytes);
+	snprintf(out, len, "; rehearsal: %s %s, %s; unpreserved, %s",
+		 refused ? "refused" : "preserved", refused ? strerror(err) : "a page past the end",
+		 r1 ? "resizable" : "frozen", r2 ? "resizable" : "frozen");
+	return 0;
 }
 
 static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
@@ -457,7 +525,7 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
 	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf) };
 	uint64_t p, pages = bytes / PAGE, spaced = (pages + 2) / 3 * PAGE, holes = 0;
-	char *m, *sp = NULL, frames[128], frozen[160] = "", charges[160];
+	char *m, *sp = NULL, frames[128], frozen[160] = "", charges[160], rehearsed[128] = "";
 	double t0 = now(), t1;
 	int mfd, sfd;
 
@@ -485,6 +553,10 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 		return die("create session");
 	pf.fd = mfd;
 	pf.token = TOKEN;
+	if (lseek(mfd, file_pos(seed), SEEK_SET) != file_pos(seed))
+		return die("lseek");
+	if (rehearsal && huge && rehearse(luo, cs.fd, mfd, bytes, rehearsed, sizeof(rehearsed)))
+		return 1;
 	if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf))
 		return die("preserve memfd");
 	/* after preserve, which may move pages out of KHO scratch */
@@ -498,10 +570,10 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 		frozen_probe(mfd, bytes, frozen, sizeof(frozen));
 	charges[0] = 0;
 	cgroup_charges("filled", charges, sizeof(charges));
-	printf("luo-fill: preserved %llu MiB in %llu pages (%llu holes, seed %llu); %s; filled in %.2f s%s%s%s\n",
+	printf("luo-fill: preserved %llu MiB in %llu pages (%llu holes, seed %llu); %s; filled in %.2f s%s%s%s%s\n",
 	       (unsigned long long)(bytes >> 20), (unsigned long long)pages,
 	       (unsigned long long)holes, (unsigned long long)seed, frames, t1,
-	       huge ? "; hugetlb; frozen: " : "", frozen, charges);
+	       huge ? "; hugetlb; frozen: " : "", frozen, charges, rehearsed);
 	fflush(stdout);
 
 	/* The session lives as long as its file: keep it in a child. */
@@ -560,7 +632,8 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	struct liveupdate_session_retrieve_fd rf = { .size = sizeof(rf) };
 	struct liveupdate_session_finish fin = { .size = sizeof(fin) };
 	uint64_t pages = bytes / PAGE, bad = 0, holes = 0, first = 0;
-	int threads, first_k = -1;
+	int threads, first_k = -1, seals;
+	off_t pos;
 	const char *how;
 	char remap[64] = "", charges[320] = "";
 	struct statfs sf;
@@ -592,6 +665,13 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	if ((uint64_t)st.st_size != bytes) {
 		printf("luo-fill: FAIL memfd size %llu, preserved %llu\n",
 		       (unsigned long long)st.st_size, (unsigned long long)bytes);
+		return 1;
+	}
+	seals = fcntl(rf.fd, F_GET_SEALS);
+	pos = lseek(rf.fd, 0, SEEK_CUR);
+	if (seals != FILE_SEALS || pos != file_pos(seed)) {
+		printf("luo-fill: FAIL memfd seals %#x, position %lld; preserved seals %#x, position %lld\n",
+		       seals, (long long)pos, FILE_SEALS, (long long)file_pos(seed));
 		return 1;
 	}
 	/*
@@ -682,7 +762,7 @@ static int discard(int luo)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 64K|2M|32M|1G [--dense] [--pfns FILE] [--cgroup]] <MiB>\n");
+	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 64K|2M|32M|1G [--dense] [--pfns FILE] [--cgroup] [--rehearse]] <MiB>\n");
 	return 2;
 }
 
@@ -702,6 +782,8 @@ int main(int argc, char **argv)
 			dense = 1;
 		else if (!strcmp(argv[i], "--cgroup"))
 			cgroup = 1;
+		else if (!strcmp(argv[i], "--rehearse"))
+			rehearsal = 1;
 		else if (!strcmp(argv[i], "--seed") && i + 2 < argc)
 			seed = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--session") && i + 2 < argc)

@@ -24,13 +24,15 @@ kernel report:
    has no address and the file's compatible string is one it does not
    know. The file alone is left out with LUO's line, its session stays;
    the preserved pages stay reserved, the pool is allocated afresh;
- - hugetlb-file-order, -size, -index, -pfn: the file's own state (pages
-   of an order no pool has, a size that is no number of its pages, a page
-   past its end, a page named twice): the file is refused with one line.
-   Its pages go back to the free pool where the state says which they
-   are (-index, -pfn: all but the page no entry names any more, which
-   stays in use); where it cannot be trusted (-order, -size) they stay
-   in use until the next boot, as the documentation says.
+ - hugetlb-file-order, -size, -index, -pfn, -count, -free: the file's
+   own state (pages of an order no pool has, a size that is no number of
+   its pages, a page past its end, a page named twice, more pages than
+   its list holds, the state copied to memory nobody preserves): the
+   file is refused with one line. Its pages go back to the free pool
+   where the state says which they are (-index, -pfn: all but the page
+   no entry names any more, which stays in use); where it cannot be
+   trusted (-order, -size, -count, -free) they stay in use until the
+   next boot, as the documentation says.
  - hugetlb-luo-missing (a scenario of its own: no session comes back):
    LUO's state is gone, the list of preserved pages is not: they are
    taken into the pool and released to it late in boot, as no file can
@@ -87,6 +89,13 @@ CLASSES = [
     ("hugetlb-file-pfn",
      [r"hugetlb_luo: page at offset 2097152 \(frame %s\) is not a preserved page of the pool "
       r"of its size" % FRAME], POOL - 1),
+    # 24 entries in a list of one page: 257 pages counted (one more than
+    # a page of the list holds), the size grown to hold them
+    ("hugetlb-file-count",
+     [r"hugetlb_luo: file state at %s is damaged: size 538968064, 257 pages of order 9 in "
+      r"1 pages of list" % FRAME], POOL - DATA),
+    ("hugetlb-file-free",
+     [r"hugetlb_luo: file state at %s is not a preserved allocation" % FRAME], POOL - DATA),
     # a successor without the handler (built without it, or another
     # version): no pool list, a file of a kind it does not know. The file
     # alone is left out, its session comes back; its pages stay reserved,

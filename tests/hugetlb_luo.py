@@ -3,7 +3,7 @@ byte, holes stay holes, and the host's pools come back exactly, per node.
 
 guest/luo-fill.c --huge fills a HugeTLB memfd (every fourth huge page a
 hole, never written) and preserves it; after preserving it tries to change
-the file's layout (truncate, fallocate, punch a hole, a fault in a hole
+the file's layout (truncate up and down, fallocate, punch a hole, a fault in a hole
 through a shared mapping), which the frozen file must refuse. The
 successor retrieves it and checks every byte, reading the holes with
 pread() so that the check allocates nothing. guest/init reports the pools
@@ -15,7 +15,11 @@ the check (checked) and after the fill (filled).
    hugepages=48, three generations: each checks the previous file, every
    byte, and the pool: 48 pages, 24 on each node as in gen 1, 24 free at
    boot (the preserved ones counted in use, no hole given a page), 48
-   free after the file is closed.
+   free after the file is closed; the file's position and seals come
+   back (luo-fill --check). Before each real preserve, luo-fill
+   --rehearse has one refused (a page past the end) and one undone (its
+   session closed): each must leave the file resizable and its pages
+   free to be preserved again.
  - hugetlb-2m-pernode: two unequal NUMA nodes, a pool grown per node at
    run time in gen 1 (20 and 28 pages), hugepages=0:2,1:2 on the command
    line, smaller than what the file leaves on a node: each node's pool is
@@ -28,7 +32,8 @@ the check (checked) and after the fill (filled).
  - hugetlb-2m-scratch: the file's pages lie in KHO scratch when preserve
    is asked (a scratch larger than half of memory draws pages added to
    the pool at run time there): preserve moves them out, the pool keeps
-   its size, the successor has the file back.
+   its size, the successor has the file back; the moves are migrations
+   with the reason "liveupdate" (trace_event= with tp_printk).
 """
 import re
 
@@ -45,12 +50,18 @@ HUGE_KB = 2048
 # every fourth huge page is a hole
 DATA = MIB * 1024 // HUGE_KB * 3 // 4
 HOLES = MIB * 1024 // HUGE_KB - DATA
-FROZEN = "frozen: truncate EPERM, fallocate EPERM, punch EPERM, hole fault SIGBUS"
-FROZEN_NO_HOLE = "frozen: truncate EPERM, fallocate EPERM, punch EPERM, no hole to fault"
+FROZEN = "frozen: grow EPERM, shrink EPERM, fallocate EPERM, punch EPERM, hole fault SIGBUS"
+FROZEN_NO_HOLE = "frozen: grow EPERM, shrink EPERM, fallocate EPERM, punch EPERM, no hole to fault"
 HUGE_CHECK = re.compile(r"luo-fill: verified (\d+) MiB in (\d+) pages, every byte "
                         r"\((\d+) holes read zero, seed (\d+)\).*; hugetlb, (\d+) KiB pages")
 GREW = re.compile(r"hugetlb_luo: pool of 2.00 MiB pages grows from (\d+) to (\d+)")
 MOVED = re.compile(r"hugetlb_luo: moved (\d+) pages of the file out of KHO scratch")
+# luo-fill --rehearse (hugetlb-2m) and the one refusal it asks for
+REHEARSED = "; rehearsal: refused Invalid argument, resizable; unpreserved, resizable"
+PAST_END = re.compile(r"hugetlb_luo: page at offset \d+ lies past the end of the file")
+# trace_event=migrate:mm_migrate_pages with tp_printk: one line per
+# migrate_pages() call, its base pages moved and its reason
+MIGRATED = re.compile(r"mm_migrate_pages: nr_succeeded=(\d+) nr_failed=(\d+) .*reason=(\w+)")
 WARN = re.compile(r"hugetlb_luo: .*(damaged|not a preserved|stays reserved|cannot|failed|not in a pool"
                   r"|counted at boot|moved only)|preserved huge page at pfn .* memory map stays whole")
 
@@ -144,14 +155,15 @@ def boot(ctx, name, append, gens, mib=MIB, huge="2M", **kw):
                     % (mib, huge, append), gens=gens, initrd=ctx.args.selftest_initrd, **kw)
 
 
-def common(c, name, reached, gens, mib=MIB, frozen=FROZEN, cma_area=0):
+def common(c, name, reached, gens, mib=MIB, frozen=FROZEN, cma_area=0, expected=None):
     """What every scenario wants of every generation: the file preserved
     and frozen (frozen: luo-fill's line for it; FROZEN_NO_HOLE for a file
     without holes), no warning from the handler, the data back. cma_area:
-    bytes of the hugetlb_cma= area (scenarios.kho_checks())."""
+    bytes of the hugetlb_cma= area (scenarios.kho_checks()). expected: a
+    regex of handler lines the scenario asks for and checks itself."""
     kho_checks(c, name, reached, cma_area=cma_area)
     for g in reached:
-        warn = g.grep(WARN)
+        warn = [l for l in g.grep(WARN) if not (expected and expected.search(l))]
         check(c, "%s: gen %d: no warning from hugetlb_luo" % (name, g.index),
               not warn, warn[0] if warn else "")
         if g.index < gens:
@@ -171,10 +183,22 @@ def per_node_kept(g, size="%dkB" % HUGE_KB):
 def hugetlb_2m(ctx):
     name, gens, pool = "hugetlb-2m", 3, 48
     c = []
-    run = boot(ctx, name, "hugepagesz=2M hugepages=%d khot.luo_extra=16 khot.luo_pfns=1" % pool,
-               gens, mem="1G", numa=["512M", "512M"])
+    run = boot(ctx, name, "hugepagesz=2M hugepages=%d khot.luo_extra=16 khot.luo_pfns=1 "
+               "khot.luo_rehearse=1" % pool, gens, mem="1G", numa=["512M", "512M"])
     reached = gen_checks(c, run, name, gens)
-    common(c, name, reached, gens)
+    common(c, name, reached, gens, expected=PAST_END)
+    for g in reached[:gens - 1]:
+        # luo-fill --rehearse: a preserve refused after it recorded the
+        # file's pages, and one undone by closing its session, each leave
+        # the file resizable, its pages neither held nor recorded: the
+        # real preserve after them takes every page (checked above)
+        fill = g.fact("luo_fill") or ""
+        check(c, "%s: gen %d: a refused preserve and an unpreserved one each left the file "
+              "resizable" % (name, g.index), REHEARSED in fill, fill)
+        past = g.grep(PAST_END)
+        check(c, "%s: gen %d: the refusal named the page past the end, once" % (name, g.index),
+              past == [l for l in past if "offset %d " % (MIB << 20) in l] and len(past) == 1,
+              past or "no line")
     start1 = pools(reached[0], "start") if reached else {}
     check(c, "%s: gen 1 has a pool of %d free 2 MiB pages" % (name, pool),
           start1.get("all", ())[:3] == (pool, pool, 0), start1)
@@ -334,7 +358,8 @@ def hugetlb_2m_scratch(ctx):
     name, gens, pool1, pool = "hugetlb-2m-scratch", 2, 64, 32
     c = []
     run = boot(ctx, name, "nokaslr kho_scratch=16M,512M,16M hugepagesz=2M hugepages=%d "
-               "khot.nodepool=0:%d" % (pool, pool1), gens, mem="1G")
+               "khot.nodepool=0:%d trace_event=migrate:mm_migrate_pages tp_printk "
+               "trace_buf_size=64K" % (pool, pool1), gens, mem="1G")
     reached = gen_checks(c, run, name, gens)
     common(c, name, reached, gens)
     if not reached:
@@ -348,6 +373,15 @@ def hugetlb_2m_scratch(ctx):
     moved = [int(m.group(1)) for m in (MOVED.search(l) for l in g1.grep(MOVED)) if m]
     check(c, "%s: gen 1 moved the file's %d pages out of KHO scratch at preserve" % (name, DATA),
           moved == [DATA], g1.grep(MOVED) or "no line")
+    # ...under a migration reason of its own, not as long-term pins
+    # (nr_succeeded counts 4 KiB pages: 512 a huge page)
+    migrations = [(m.group(3), int(m.group(1)), int(m.group(2)))
+                  for m in (MIGRATED.search(l) for l in g1.grep(MIGRATED)) if m]
+    ours = [(n, f) for r, n, f in migrations if r == "liveupdate"]
+    check(c, "%s: gen 1: those moves are migrations for live update (reason liveupdate), "
+          "%d 4 KiB pages, none failed, no long-term pin" % (name, DATA * HUGE_KB // 4),
+          sum(n for n, _ in ours) == DATA * HUGE_KB // 4 and not any(f for _, f in ours)
+          and not any(r == "longterm_pin" for r, _, _ in migrations), migrations or "no trace line")
     filled = pools(g1, "filled").get("all")
     check(c, "%s: gen 1: the pool kept its size: %d pages, the file's %d in use, no surplus"
           % (name, pool1, DATA), filled == (pool1, pool1 - DATA, 0, HOLES), filled)
