@@ -205,19 +205,24 @@ static int hole(uint64_t page)
 	return page % HOLE_EVERY == HOLE_EVERY - 1;
 }
 
-/* Word 0 of page @page in generation @seed's file (a 64-bit mix). */
 /*
- * The file position a generation leaves on its memfd before preserving it,
- * and the seals it has (a memfd made without MFD_ALLOW_SEALING has
- * F_SEAL_SEAL): both must come back with the file.
+ * The file position a generation leaves on its memfd (set after the
+ * preserve, which LUO records again at the kexec), and the seals the file
+ * has: a memfd of an odd generation is made without MFD_ALLOW_SEALING and
+ * has F_SEAL_SEAL, one of an even generation with it and has none. Both
+ * must come back with the file.
  */
 static off_t file_pos(uint64_t seed)
 {
 	return (off_t)(seed % 1000) * 4096 + 123;
 }
 
-#define FILE_SEALS F_SEAL_SEAL
+static int file_seals(uint64_t seed)
+{
+	return seed % 2 ? F_SEAL_SEAL : 0;
+}
 
+/* Word 0 of page @page in generation @seed's file (a 64-bit mix). */
 static uint64_t stamp(uint64_t page, uint64_t seed)
 {
 	uint64_t x = (page + 1) * 0x9e3779b97f4a7c15ULL ^ (seed + 1) * 0xc2b2ae3d27d4eb4fULL;
@@ -401,16 +406,17 @@ out:
 	close(fd);
 }
 
-/* A new memfd of @bytes, mapped shared; NULL (after saying why) on error. */
-static char *map_memfd(const char *name, uint64_t bytes, int *fd)
+/*
+ * A new memfd of @bytes, mapped shared, made with @flags (MFD_ALLOW_SEALING
+ * or 0); NULL (after saying why) on error.
+ */
+static char *map_memfd(const char *name, uint64_t bytes, int *fd, unsigned int flags)
 {
 	char *m;
 
-	unsigned int flags = 0;
-
 	/* MFD_HUGETLB | MFD_HUGE_<size> (log2 of the size << 26) */
 	if (huge && !strcmp(name, "khot-bench"))
-		flags = 0x0004U | (unsigned int)__builtin_ctzll(huge) << 26;
+		flags |= 0x0004U | (unsigned int)__builtin_ctzll(huge) << 26;
 	*fd = memfd_create(name, flags);
 	if (*fd < 0 || ftruncate(*fd, bytes)) {
 		die(name);
@@ -432,8 +438,9 @@ static const char *err_name(int ok, int err)
 /*
  * A preserved HugeTLB memfd keeps its layout: what changing it gives,
  * written to @out. Expected: "grow EPERM, shrink EPERM, fallocate EPERM,
- * punch EPERM, hole fault SIGBUS" (grow and shrink: ftruncate()). The fault is taken in a child (a shared mapping's
- * read of the first hole, huge page 3), which the signal ends.
+ * punch EPERM, hole fault SIGBUS" (grow and shrink: ftruncate()). The
+ * fault is taken in a child (a shared mapping's read of the first hole,
+ * huge page 3), which the signal ends.
  */
 static void frozen_probe(int fd, uint64_t bytes, char *out, size_t len)
 {
@@ -529,11 +536,11 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 	double t0 = now(), t1;
 	int mfd, sfd;
 
-	m = map_memfd("khot-bench", bytes, &mfd);
+	m = map_memfd("khot-bench", bytes, &mfd, file_seals(seed) ? 0 : MFD_ALLOW_SEALING);
 	if (!m)
 		return 1;
 	/* Not preserved: the spacer's pages are the holes between the runs. */
-	if (gaps && !(sp = map_memfd("khot-spacer", spaced, &sfd)))
+	if (gaps && !(sp = map_memfd("khot-spacer", spaced, &sfd, 0)))
 		return 1;
 	for (p = 0; p < pages; p++) {
 		if (hole(p))
@@ -553,12 +560,15 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 		return die("create session");
 	pf.fd = mfd;
 	pf.token = TOKEN;
-	if (lseek(mfd, file_pos(seed), SEEK_SET) != file_pos(seed))
+	/* a position the kexec must not keep: the one set after the preserve wins */
+	if (lseek(mfd, file_pos(seed) + 4096, SEEK_SET) < 0)
 		return die("lseek");
 	if (rehearsal && huge && rehearse(luo, cs.fd, mfd, bytes, rehearsed, sizeof(rehearsed)))
 		return 1;
 	if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf))
 		return die("preserve memfd");
+	if (lseek(mfd, file_pos(seed), SEEK_SET) != file_pos(seed))
+		return die("lseek");
 	/* after preserve, which may move pages out of KHO scratch */
 	if (pfns_path) {
 		if (write_pfns(m, pages))
@@ -669,9 +679,9 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	}
 	seals = fcntl(rf.fd, F_GET_SEALS);
 	pos = lseek(rf.fd, 0, SEEK_CUR);
-	if (seals != FILE_SEALS || pos != file_pos(seed)) {
+	if (seals != file_seals(seed) || pos != file_pos(seed)) {
 		printf("luo-fill: FAIL memfd seals %#x, position %lld; preserved seals %#x, position %lld\n",
-		       seals, (long long)pos, FILE_SEALS, (long long)file_pos(seed));
+		       seals, (long long)pos, file_seals(seed), (long long)file_pos(seed));
 		return 1;
 	}
 	/*

@@ -132,6 +132,16 @@ def damaged(ctx, cls, lines, free):
         got = g2.grep(want)
         check(c, "%s: gen 2 says once: %s" % (name, want[:60]), len(got) == 1,
               "; ".join(got) or "; ".join(g2.grep(r"hugetlb_luo"))[:400])
+    if cls.endswith("-free"):
+        # the state named is gen 1's copy, not any address
+        named = [int(m.group(1), 16) for m in
+                 (re.search(r"hugetlb_luo: file state at 0x([0-9a-f]+) ", l)
+                  for l in g2.grep(lines[0])) if m]
+        copy = re.compile(r"test: %s: the copy is at 0x([0-9a-f]+)$" % re.escape(cls))
+        made = [int(m.group(1), 16) for m in map(copy.search, g1.dmesg) if m]
+        check(c, "%s: the file state named is gen 1's copy" % name,
+              len(named) == 1 and named == made and named[0] > 0,
+              "named %s, copy %s" % ([hex(a) for a in named], [hex(a) for a in made]))
     said = g2.grep(r"hugetlb_luo: ")
     check(c, "%s: gen 2 says nothing more about HugeTLB state" % name,
           len(said) == len([l for l in lines if l.startswith("hugetlb_luo")]),

@@ -190,8 +190,9 @@ def hugetlb_2m(ctx):
     for g in reached[:gens - 1]:
         # luo-fill --rehearse: a preserve refused after it recorded the
         # file's pages, and one undone by closing its session, each leave
-        # the file resizable, its pages neither held nor recorded: the
-        # real preserve after them takes every page (checked above)
+        # the file resizable (not frozen) and its pages no longer recorded
+        # as preserved: the real preserve after them takes every page
+        # (checked above; a page still recorded fails it with EBUSY)
         fill = g.fact("luo_fill") or ""
         check(c, "%s: gen %d: a refused preserve and an unpreserved one each left the file "
               "resizable" % (name, g.index), REHEARSED in fill, fill)
