@@ -13,7 +13,7 @@
 tree=${1:-$BUILD/linux}
 scope=${2:-all}
 wt=$BUILD/linux-bisect
-need_pkgs build-essential flex bison bc libelf-dev libssl-dev ccache
+need_pkgs build-essential flex bison bc libelf-dev libssl-dev ccache lz4
 worktree_at "$tree" "$wt"
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache} CCACHE_BASEDIR=$wt \
 	KBUILD_BUILD_TIMESTAMP=2026-01-01 KBUILD_BUILD_USER=kho KBUILD_BUILD_HOST=kho

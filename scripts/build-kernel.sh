@@ -19,7 +19,7 @@ arm64)  out=$src/${KHO_OUTDIR:-.kho-out-arm64} frags=("$TOP/configs/arm64.fragme
 	need_pkgs gcc-aarch64-linux-gnu;;
 *)      die "KHO_ARCH: x86_64 or arm64";;
 esac
-need_pkgs build-essential flex bison bc libelf-dev libssl-dev ccache python3 cpio
+need_pkgs build-essential flex bison bc libelf-dev libssl-dev ccache python3 cpio lz4
 mkdir -p "$out"
 grep -qxF '/.kho-out*/' "$src/.git/info/exclude" 2>/dev/null || { mkdir -p "$src/.git/info" 2>/dev/null && echo '/.kho-out*/' >> "$src/.git/info/exclude"; } || true
 

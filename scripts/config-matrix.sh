@@ -22,7 +22,7 @@
 tree=$(cd "${1:-$BUILD/linux}" && pwd); shift || true
 configs=("$@")
 [ ${#configs[@]} -gt 0 ] || configs=(debian kho-off hugetlb-off numa-off cma-off deferred-off arm64)
-need_pkgs build-essential flex bison bc libelf-dev libssl-dev ccache gcc-aarch64-linux-gnu
+need_pkgs build-essential flex bison bc libelf-dev libssl-dev ccache gcc-aarch64-linux-gnu lz4
 SPARSE=$("$TOP/scripts/get-sparse.sh" "$tree")
 deb=$("$TOP/scripts/fetch-config.sh" amd64)
 wt=$BUILD/linux-matrix
