@@ -492,9 +492,10 @@ static int resizable(int fd, uint64_t bytes)
 
 /*
  * Before the real preserve (--rehearse, HugeTLB only): a preserve that is
- * refused and one that is undone must each leave the file as it was, its
- * layout free again and its pages not held or recorded, so that the real
- * preserve afterwards takes them. 1. A page fallocate() put past the end
+ * refused and one that is undone must each leave the file as it was: its
+ * layout free again (checked here) and its pages no longer recorded, so
+ * that the real preserve afterwards takes them (a page still recorded
+ * fails it with EBUSY). 1. A page fallocate() put past the end
  * of the file: preserve refuses it (EINVAL), after it has recorded the
  * pages before it. 2. Preserved in a session of its own, which is then
  * closed before any kexec: LUO unpreserves the file. Written to @out:

@@ -3,8 +3,8 @@ byte, holes stay holes, and the host's pools come back exactly, per node.
 
 guest/luo-fill.c --huge fills a HugeTLB memfd (every fourth huge page a
 hole, never written) and preserves it; after preserving it tries to change
-the file's layout (truncate up and down, fallocate, punch a hole, a fault in a hole
-through a shared mapping), which the frozen file must refuse. The
+the file's layout (truncate up and down, fallocate, punch a hole, a fault
+in a hole through a shared mapping), which the frozen file must refuse. The
 successor retrieves it and checks every byte, reading the holes with
 pread() so that the check allocates nothing. guest/init reports the pools
 ("pool LABEL SIZE NODE TOTAL FREE SURPLUS [RSVD]") at boot (start), after
