@@ -484,6 +484,17 @@ static void frozen_probe(int fd, uint64_t bytes, char *out, size_t len)
 		 WEXITSTATUS(st) ? "no mapping" : "allowed");
 }
 
+/* A new outgoing session named @session@suffix: its fd, or -1. */
+static int new_session(int luo, const char *suffix)
+{
+	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
+
+	snprintf((char *)cs.name, sizeof(cs.name), "%s%s", session, suffix);
+	if (ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs))
+		return -1;
+	return cs.fd;
+}
+
 /* Does a grow of the file by one huge page and the shrink back succeed? */
 static int resizable(int fd, uint64_t bytes)
 {
@@ -503,9 +514,8 @@ static int resizable(int fd, uint64_t bytes)
  */
 static int rehearse(int luo, int sfd, int mfd, uint64_t bytes, char *out, size_t len)
 {
-	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
 	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf) };
-	int refused, err, r1, r2;
+	int refused, err, r1, r2, fd;
 
 	pf.fd = mfd;
 	pf.token = TOKEN;
@@ -515,12 +525,12 @@ static int rehearse(int luo, int sfd, int mfd, uint64_t bytes, char *out, size_t
 	err = errno;
 	/* the grow brings the page past the end inside, the shrink drops it */
 	r1 = resizable(mfd, bytes);
-	snprintf((char *)cs.name, sizeof(cs.name), "%s-rehearse", session);
-	if (ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs))
+	fd = new_session(luo, "-rehearse");
+	if (fd < 0)
 		return die("create session");
-	if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf))
+	if (ioctl(fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf))
 		return die("preserve memfd (rehearsal)");
-	close(cs.fd);
+	close(fd);
 	r2 = resizable(mfd, bytes);
 	snprintf(out, len, "; rehearsal: %s %s, %s; unpreserved, %s",
 		 refused ? "refused" : "preserved", refused ? strerror(err) : "a page past the end",
@@ -530,12 +540,11 @@ static int rehearse(int luo, int sfd, int mfd, uint64_t bytes, char *out, size_t
 
 static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 {
-	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
 	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf) };
 	uint64_t p, pages = bytes / PAGE, spaced = (pages + 2) / 3 * PAGE, holes = 0;
 	char *m, *sp = NULL, frames[128], frozen[160] = "", charges[160], rehearsed[128] = "";
 	double t0 = now(), t1;
-	int mfd, sfd;
+	int mfd, sfd, sess;
 
 	m = map_memfd("khot-bench", bytes, &mfd, file_seals(seed) ? 0 : MFD_ALLOW_SEALING);
 	if (!m)
@@ -556,17 +565,17 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 	if (!pfns_path)
 		munmap(m, bytes);
 
-	snprintf((char *)cs.name, sizeof(cs.name), "%s", session);
-	if (ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs))
+	sess = new_session(luo, "");
+	if (sess < 0)
 		return die("create session");
 	pf.fd = mfd;
 	pf.token = TOKEN;
 	/* a position the kexec must not keep: the one set after the preserve wins */
 	if (lseek(mfd, file_pos(seed) + 4096, SEEK_SET) < 0)
 		return die("lseek");
-	if (rehearsal && huge && rehearse(luo, cs.fd, mfd, bytes, rehearsed, sizeof(rehearsed)))
+	if (rehearsal && huge && rehearse(luo, sess, mfd, bytes, rehearsed, sizeof(rehearsed)))
 		return 1;
-	if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf))
+	if (ioctl(sess, LIVEUPDATE_SESSION_PRESERVE_FD, &pf))
 		return die("preserve memfd");
 	if (lseek(mfd, file_pos(seed), SEEK_SET) != file_pos(seed))
 		return die("lseek");
