@@ -43,7 +43,7 @@ kernel report:
 """
 import re
 
-from corrupt_luo import EXTRA, extra_verified
+from corrupt_luo import EXTRA, copies_made, extra_verified
 from scenarios import Skip, check, gen_checks, kho_checks
 from hugetlb_luo import TAKEN, UNTOUCHED, huge_verified, pages_are, pfn_flags, pools
 
@@ -137,8 +137,7 @@ def damaged(ctx, cls, lines, free):
         named = [int(m.group(1), 16) for m in
                  (re.search(r"hugetlb_luo: file state at 0x([0-9a-f]+) ", l)
                   for l in g2.grep(lines[0])) if m]
-        copy = re.compile(r"test: %s: the copy is at 0x([0-9a-f]+)$" % re.escape(cls))
-        made = [int(m.group(1), 16) for m in map(copy.search, g1.dmesg) if m]
+        made = copies_made(g1, cls)
         check(c, "%s: the file state named is gen 1's copy" % name,
               len(named) == 1 and named == made and named[0] > 0,
               "named %s, copy %s" % ([hex(a) for a in named], [hex(a) for a in made]))

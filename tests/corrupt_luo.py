@@ -99,6 +99,13 @@ def extra_verified(g):
                           % (EXTRA, EXTRA << 8, g.index + 99), v))
 
 
+def copies_made(g1, cls):
+    """The addresses gen 1 says it copied damaged state to for class cls
+    (kho_corrupt_luo_copy(): "test: <class>: the copy is at 0x...")."""
+    copy = re.compile(r"test: %s: the copy is at 0x([0-9a-f]+)$" % re.escape(cls))
+    return [int(m.group(1), 16) for m in map(copy.search, g1.dmesg) if m]
+
+
 def damaged(ctx, cls, diag, keeps, append=""):
     c = []
     name = "corrupt-luo-" + cls
@@ -127,8 +134,7 @@ def damaged(ctx, cls, diag, keeps, append=""):
         # name a garbage link read through the copy in the same words, as
         # a full mutation run showed)
         addr = [int(m.group(1), 16) for m in map(ADDR.search, named) if m]
-        copy = re.compile(r"test: %s: the copy is at 0x([0-9a-f]+)$" % re.escape(cls))
-        made = [int(m.group(1), 16) for m in map(copy.search, g1.dmesg) if m]
+        made = copies_made(g1, cls)
         check(c, "%s: the damaged link named is gen 1's copy, inside RAM (below %d MiB)"
               % (name, MEM_MIB),
               len(addr) == 1 and len(made) == 1 and addr == made and
