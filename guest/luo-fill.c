@@ -35,7 +35,12 @@
  *                                      (a page past the end) and one
  *                                      undone (its session closed); each
  *                                      must leave the file resizable
- *   The file's position and seals must come back too (--check).
+ *   --noexec                           the memfd is made with
+ *                                      MFD_NOEXEC_SEAL (mode 0666,
+ *                                      F_SEAL_EXEC), as every memfd is
+ *                                      under vm.memfd_noexec=1
+ *   The file's position, seals and mode must come back too, and it must
+ *   still map writable (--check).
  *
  * The data: every byte of the file depends on its offset and on the seed
  * (guest/init passes the generation that filled it), so a page restored at
@@ -144,6 +149,12 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* MFD_NOEXEC_SEAL and F_SEAL_EXEC, which older C libraries lack */
+#define MFD_NOEXEC 0x0008U
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+
 /* statfs's f_type of hugetlbfs (include/uapi/linux/magic.h) */
 #define HUGETLBFS_MAGIC 0x958458f6
 
@@ -155,6 +166,8 @@ static int dense;
 static int cgroup;
 /* --rehearse: a refused and an undone preserve before the real one */
 static int rehearsal;
+/* --noexec: a memfd made with MFD_NOEXEC_SEAL */
+static int noexec;
 
 /*
  * --cgroup: "; cgroup PATH LABEL: hugetlb A rsvd B memcg C" appended to
@@ -209,8 +222,11 @@ static int hole(uint64_t page)
  * The file position a generation leaves on its memfd (set after the
  * preserve, which LUO records again at the kexec), and the seals the file
  * has: a memfd of an odd generation is made without MFD_ALLOW_SEALING and
- * has F_SEAL_SEAL, one of an even generation with it and has none. Both
- * must come back with the file.
+ * has F_SEAL_SEAL, one of an even generation with it and has none. With
+ * --noexec, the memfd is made with MFD_NOEXEC_SEAL and has F_SEAL_EXEC as
+ * well, and mode 0666, not 0777; an odd generation adds F_SEAL_SEAL
+ * itself, an even one F_SEAL_GROW (one of the seals F_SEAL_EXEC brings
+ * on a file with exec bits, not all). All must come back with the file.
  */
 static off_t file_pos(uint64_t seed)
 {
@@ -219,7 +235,14 @@ static off_t file_pos(uint64_t seed)
 
 static int file_seals(uint64_t seed)
 {
+	if (noexec)
+		return F_SEAL_EXEC | (seed % 2 ? F_SEAL_SEAL : F_SEAL_GROW);
 	return seed % 2 ? F_SEAL_SEAL : 0;
+}
+
+static mode_t file_mode(void)
+{
+	return noexec ? 0666 : 0777;
 }
 
 /* Word 0 of page @page in generation @seed's file (a 64-bit mix). */
@@ -546,9 +569,12 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 	double t0 = now(), t1;
 	int mfd, sfd, sess;
 
-	m = map_memfd("khot-bench", bytes, &mfd, file_seals(seed) ? 0 : MFD_ALLOW_SEALING);
+	m = map_memfd("khot-bench", bytes, &mfd,
+		      noexec ? MFD_NOEXEC : seed % 2 ? 0 : MFD_ALLOW_SEALING);
 	if (!m)
 		return 1;
+	if (noexec && fcntl(mfd, F_ADD_SEALS, seed % 2 ? F_SEAL_SEAL : F_SEAL_GROW))
+		return die("seal");
 	/* Not preserved: the spacer's pages are the holes between the runs. */
 	if (gaps && !(sp = map_memfd("khot-spacer", spaced, &sfd, 0)))
 		return 1;
@@ -689,11 +715,22 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	}
 	seals = fcntl(rf.fd, F_GET_SEALS);
 	pos = lseek(rf.fd, 0, SEEK_CUR);
-	if (seals != file_seals(seed) || pos != file_pos(seed)) {
-		printf("luo-fill: FAIL memfd seals %#x, position %lld; preserved seals %#x, position %lld\n",
-		       seals, (long long)pos, file_seals(seed), (long long)file_pos(seed));
+	if (seals != file_seals(seed) || pos != file_pos(seed) ||
+	    (st.st_mode & 07777) != file_mode()) {
+		printf("luo-fill: FAIL memfd seals %#x, position %lld, mode %#o; preserved seals %#x, position %lld, mode %#o\n",
+		       seals, (long long)pos, (unsigned int)(st.st_mode & 07777),
+		       file_seals(seed), (long long)file_pos(seed), (unsigned int)file_mode());
 		return 1;
 	}
+	/* none of its seals forbids a writable shared mapping */
+	m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | (huge ? MAP_NORESERVE : 0),
+		 rf.fd, 0);
+	if (m == MAP_FAILED) {
+		printf("luo-fill: FAIL the memfd does not map writable: %s (seals %#x)\n",
+		       strerror(errno), seals);
+		return 1;
+	}
+	munmap(m, bytes);
 	/*
 	 * MAP_POPULATE: one walk maps it all, no fault per page; not in a
 	 * HugeTLB memfd, where it would fill the holes from the pool. There,
@@ -760,7 +797,7 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	if (huge)
 		printf("; hugetlb, %llu KiB pages%s%s", (unsigned long long)(huge >> 10), remap,
 		       charges);
-	printf("\n");
+	printf("; seals %#x, mode %#o, maps writable\n", seals, (unsigned int)(st.st_mode & 07777));
 	return 0;
 }
 
@@ -782,7 +819,7 @@ static int discard(int luo)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 64K|2M|32M|1G [--dense] [--pfns FILE] [--cgroup] [--rehearse]] <MiB>\n");
+	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 64K|2M|32M|1G [--dense] [--pfns FILE] [--cgroup] [--rehearse]] [--noexec] <MiB>\n");
 	return 2;
 }
 
@@ -804,6 +841,8 @@ int main(int argc, char **argv)
 			cgroup = 1;
 		else if (!strcmp(argv[i], "--rehearse"))
 			rehearsal = 1;
+		else if (!strcmp(argv[i], "--noexec"))
+			noexec = 1;
 		else if (!strcmp(argv[i], "--seed") && i + 2 < argc)
 			seed = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--session") && i + 2 < argc)

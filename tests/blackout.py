@@ -39,7 +39,7 @@ kernel of the series as it was before it), runs the part 7 loads as
 "ours-prev": a change measured against the series without it, in the
 same run. --kernels picks kernels by name. Purgatory's
 digest: ours checks every segment by default, 7.3 skips the digest of
-every KHO kexec; "ours+skip" is ours with kho_skip_digest=1 (patch 52),
+every KHO kexec; "ours+skip" is ours with kho_skip_digest=1 (patch 53),
 the like-for-like comparison with 7.3 on that point. Rounds go ours,
 ours+skip, 7.3, ... per load, so drift in the host's load falls on all;
 the table gives the first round (cold: QEMU's translation cache empty),

@@ -1,4 +1,4 @@
-"""A bad chunk or blob among good ones costs only itself (patches 39-44).
+"""A bad chunk or blob among good ones costs only itself (patches 40-45).
 
 Generation 1 preserves test_kho's data and, through LUO, a memfd of
 64 MiB (guest/luo-fill), then damages one piece of its handover with the
@@ -134,11 +134,11 @@ def reserve_mem_new(ctx):
     a KHO boot, has nothing to revive and sets the area up anew. It must
     not be handed over inside scratch, where the next kernel boots (the
     base does: with KHO debugging its memblock FDT fails and no area is
-    handed over). Patch 69 places it outside scratch, so it is handed
+    handed over). Patch 70 places it outside scratch, so it is handed
     over and generation 3 revives it. No corruption knob, so the
     scenario runs on any kernel: with patches 1-10 alone the area lies
     in scratch and is left out in one line, which fails "hands its new
-    area over" and "revives" here (by design: those need patch 69)."""
+    area over" and "revives" here (by design: those need patch 70)."""
     c = []
     name = "reserve-mem-new"
     run = boot(ctx, name, "khot.add=" + RESERVE_MEM.strip().replace("oops", "late"), 3)
@@ -162,7 +162,7 @@ def reserve_mem_new(ctx):
 
 def reserve_mem_in_scratch(ctx):
     """A new reserve_mem= area that only fits in scratch (patch 10; patch
-    67 places an area outside scratch only where there is room): gen 1
+    68 places an area outside scratch only where there is room): gen 1
     has a 400 MiB area and 1360 MiB of scratch in 2 GiB, and damages the
     area's record; gen 2 cannot revive it, its old pages stay preserved,
     so the new area fits only in scratch. Gen 2 uses it but leaves it out

@@ -1,6 +1,6 @@
-"""Preserved memory whose struct pages deferred init sets up (patch 71,
+"""Preserved memory whose struct pages deferred init sets up (patch 72,
 "kho: let deferred init set up the struct pages of preserved memory",
-and patch 72's test-only early lookup). Needs a kernel with
+and patch 73's test-only early lookup). Needs a kernel with
 CONFIG_DEFERRED_STRUCT_PAGE_INIT: the sanitizer kernel has it, so the
 scenario runs as debug-deferred-memfd.
 
@@ -23,7 +23,7 @@ Generation 2 must:
    init fills at least 256 of them, and the check asks for more than
    128);
  - find the first chunk of the last run left to deferred init preserved,
-   with its order, when the test-only kho_test_early_lookup (patch 72)
+   with its order, when the test-only kho_test_early_lookup (patch 73)
    looks it up at early_initcall, before the threads start, as LUO's
    restores of its own state do: KHO must set up that run's struct pages
    for the lookup (the last run: deferred_grow_zone() may have set up the

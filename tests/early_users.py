@@ -1,5 +1,5 @@
 """The size check counts what every next kernel takes from scratch before it
-can extend it: here the crash kernel reservation (patch 30).
+can extend it: here the crash kernel reservation (patch 31).
 
 A 2 GiB guest with crashkernel=256M. With scratch of 96 MiB in all the
 check warns at boot and at kexec load, counting 256 MiB for the crash

@@ -155,6 +155,14 @@ def parse(log):
 # kernel boot with a device tree, no firmware.
 EFI_AARCH64 = "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd"
 
+# x86: an early console on the first serial port. A successor that panics
+# before its console is set up (out of scratch in setup_per_cpu_areas(),
+# say) spins in panic() without a line, panic=-1 not parsed yet, and the
+# run only sees a timeout; with the early console its log is on the serial
+# port from the first message. The command line is handed on to every
+# generation by guest/init.
+EARLYCON_X86 = "earlycon=uart8250,io,0x3f8,115200"
+
 
 def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None, arch="x86_64", fw=None,
              monitor=None):
@@ -173,7 +181,7 @@ def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None, arc
                + bios + common + ["-append", "console=ttyAMA0 " + opts])
     else:
         cmd = (["qemu-system-x86_64", "-accel", accel, "-cpu", "max" if accel == "tcg" else "host"]
-               + common + ["-append", "console=ttyS0 " + opts])
+               + common + ["-append", "console=ttyS0 " + EARLYCON_X86 + " " + opts])
     # KHO_QEMU_EXTRA: more QEMU arguments for every VM (for a manual
     # experiment, e.g. "-mem-prealloc"; no test sets it)
     cmd += os.environ.get("KHO_QEMU_EXTRA", "").split()

@@ -1,4 +1,4 @@
-"""A LUO memfd restored run by run (patches 53-55), on layouts that cut the
+"""A LUO memfd restored run by run (patches 54-56), on layouts that cut the
 runs. guest/luo-fill.c reads where the memfd's pages lie from
 /proc/self/pagemap in the predecessor and prints it ("frames: R runs, S
 pow2 steps, O other steps, L below 4 GiB"); the successor restores the

@@ -1,4 +1,4 @@
-"""Purgatory's digest with KHO (patch 52). Generation 1 loads the next
+"""Purgatory's digest with KHO (patch 53). Generation 1 loads the next
 kernel with kexec_file, then changes one bit of the loaded image (the test
 knob "kexec-segment" of kho/out/corrupt: the last byte of the kernel
 segment's zero fill, which the kernel does not need to boot) and kexecs.

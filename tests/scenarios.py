@@ -282,9 +282,17 @@ def giga_default(ctx):
     return giga_series(ctx, "giga-default", "")
 
 
+# The explicit layout of giga-explicit and base-giga-explicit (the same, to
+# compare like for like). Its global area must hold the successor's LZ4
+# image, its initramfs and its early allocations: with 64M the bare base's
+# successor ran out of scratch in setup_per_cpu_areas() and panicked before
+# its console was set up (read from its log buffer through QEMU's gdb stub).
+GIGA_EXPLICIT = "kho_scratch=16M,96M,32M"
+
+
 def giga_explicit(ctx):
-    """Same with an explicit kho_scratch=16M,64M,32M."""
-    return giga_series(ctx, "giga-explicit", "kho_scratch=16M,64M,32M")
+    """Same with an explicit kho_scratch (GIGA_EXPLICIT)."""
+    return giga_series(ctx, "giga-explicit", GIGA_EXPLICIT)
 
 
 def base_giga_default(ctx):
@@ -302,7 +310,7 @@ def base_giga_explicit(ctx):
     """The bare base: explicit scratch keeps KHO on, successor has no gigantic pages."""
     c = []
     run = base_boot(ctx, "base-giga-explicit",
-                    "kho=on hugepagesz=1G hugepages=3 kho_scratch=16M,64M,32M", 2)
+                    "kho=on hugepagesz=1G hugepages=3 " + GIGA_EXPLICIT, 2)
     g2 = [g for g in run.reached() if g.index == 2]
     ok = False
     detail = "successor did not reach init"
@@ -1148,6 +1156,7 @@ import hugetlb_interop  # noqa: E402
 import hugetlb_cgroup  # noqa: E402
 import purgatory_digest  # noqa: E402
 import fault_reserve  # noqa: E402
+import memfd_noexec  # noqa: E402
 import harness_selftest  # noqa: E402
 import mutants_spec  # noqa: E402
 ALL = harness_selftest.SCENARIOS + mutants_spec.SCENARIOS + ALL
@@ -1156,7 +1165,8 @@ ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
         + corrupt_luo.SCENARIOS + reserve_mixed.SCENARIOS
         + kunit_tool.SCENARIOS + distro.SCENARIOS + arm64.SCENARIOS + memfd_runs.SCENARIOS
         + purgatory_digest.SCENARIOS + fault_reserve.SCENARIOS + hugetlb_luo.SCENARIOS
-        + corrupt_hugetlb.SCENARIOS + hugetlb_interop.SCENARIOS + hugetlb_cgroup.SCENARIOS)
+        + corrupt_hugetlb.SCENARIOS + hugetlb_interop.SCENARIOS + hugetlb_cgroup.SCENARIOS
+        + memfd_noexec.SCENARIOS)
 
 # Scenarios repeated on the sanitizer kernel (KASAN, UBSAN, lockdep): every
 # one that boots our kernel first (the base-* ones boot the bare base), but

@@ -1,0 +1,114 @@
+"""A memfd made with MFD_NOEXEC_SEAL through a live update (patch 14).
+
+Such a memfd has mode 0666 and the seal F_SEAL_EXEC; under
+vm.memfd_noexec=1 every memfd made without MFD_EXEC is one. The base's
+retrieve makes the new file with exec bits (mode 0777) and then adds the
+preserved seals, and on a file with exec bits F_SEAL_EXEC brings
+F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE and F_SEAL_FUTURE_WRITE with it:
+the memfd comes back sealed against writes.
+
+guest/init's khot.luo_noexec=1 makes every memfd luo-fill preserves with
+MFD_NOEXEC_SEAL (an odd seed adds F_SEAL_SEAL: seals 0x21; an even one
+F_SEAL_GROW: 0x24, one of the write seals but not all of them).
+luo-fill --check requires the exact seals, mode 0666 and a writable
+shared mapping, and says "seals S, mode M, maps writable" when it has
+them.
+
+ - memfd-noexec: ours, three generations, a shmem memfd and a HugeTLB one
+   of 2 MiB pages in a session of its own: both come back as made, both
+   seeds' seals.
+ - base-memfd-noexec: the bare base (gen 1 and gen 2), the shmem memfd:
+   it comes back with seals 0x3f for 0x21, the bug and only it.
+"""
+import gzip
+import os
+import re
+
+from scenarios import Skip, check, gen_checks, luo_verified
+from hugetlb_interop import newc
+
+MIB = 16
+DONE = re.compile(r"; seals (0x[0-9a-f]+|0), mode (0\d+), maps writable")
+WRONG = re.compile(r"luo-fill: FAIL memfd seals (0x[0-9a-f]+|0), position (\d+), mode (0\d+); "
+                   r"preserved seals (0x[0-9a-f]+|0), position (\d+), mode (0\d+)")
+F_SEAL_SEAL, F_SEAL_GROW, F_SEAL_EXEC = 0x1, 0x4, 0x20
+# what memfd_add_seals() adds with F_SEAL_EXEC on a file with exec bits
+EXEC_WRITE_SEALS = 0x2 | 0x4 | 0x8 | 0x10
+
+
+def seals_of(seed):
+    return F_SEAL_EXEC | (F_SEAL_SEAL if seed % 2 else F_SEAL_GROW)
+
+
+def came_back(line, seed):
+    """(ok, detail): luo-fill verified the memfd of @seed with the seals
+    it was preserved with, mode 0666, writable."""
+    m = DONE.search(line or "")
+    if not m:
+        return False, line or "no check line"
+    ok = int(m.group(1), 16) == seals_of(seed) and m.group(2) == "0666"
+    return ok, "seals %s, mode %s (want %#x, 0666)" % (m.group(1), m.group(2), seals_of(seed))
+
+
+def memfd_noexec(ctx):
+    if not ctx.args.selftest_initrd:
+        raise Skip("needs --selftest-initrd (luo-fill)")
+    c = []
+    name = "memfd-noexec"
+    run = ctx.boot(name, "kho=on liveupdate=on khot.luo_noexec=1 khot.luo_mib=%d "
+                   "khot.luo_extra=%d khot.luo_extra_huge=2M hugepagesz=2M hugepages=16"
+                   % (MIB, MIB), gens=3, mem="1G", initrd=ctx.args.selftest_initrd)
+    reached = gen_checks(c, run, name, 3)
+    for g in reached[1:]:
+        line = g.fact("luo_check") or ""
+        ok, detail = came_back(line, g.index - 1)
+        check(c, "%s: gen %d has the shmem memfd back, every byte, its seals, mode 0666, "
+              "writable" % (name, g.index), luo_verified(g, MIB) and ok, detail)
+        line = g.fact("luo_extra_check") or ""
+        ok, detail = came_back(line, 100 + g.index - 1)
+        check(c, "%s: gen %d has the HugeTLB memfd back, every byte, its seals, mode 0666, "
+              "writable" % (name, g.index),
+              "verified %d MiB" % MIB in line and "hugetlb, 2048 KiB pages" in line and ok,
+              "%s; %s" % (detail, line[:200]))
+    return c
+
+
+def with_base(ctx, out):
+    """The luo-fill initramfs with the bare base appended as /boot/base."""
+    inputs = (ctx.args.base_kernel, ctx.args.selftest_initrd)
+    if not os.path.exists(out) or any(os.path.getmtime(i) > os.path.getmtime(out) for i in inputs):
+        data = open(ctx.args.base_kernel, "rb").read()
+        arc = newc("boot/base", data) + newc("TRAILER!!!", b"", 0)
+        with open(out + ".tmp", "wb") as f:
+            f.write(open(ctx.args.selftest_initrd, "rb").read())
+            f.write(gzip.compress(arc, 1))
+        os.replace(out + ".tmp", out)
+    return out
+
+
+def base_memfd_noexec(ctx):
+    if not ctx.args.selftest_initrd or not ctx.args.base_kernel:
+        raise Skip("needs --selftest-initrd (luo-fill) and --base-kernel")
+    c = []
+    name = "base-memfd-noexec"
+    initrd = with_base(ctx, os.path.join(ctx.args.out, "initrd-st-base.cpio.gz"))
+    run = ctx.boot(name, "kho=on liveupdate=on khot.luo_noexec=1 khot.luo_mib=%d khot.chain=base"
+                   % MIB, gens=2, mem="1G", kernel=ctx.args.base_kernel, initrd=initrd)
+    reached = gen_checks(c, run, name, 2)
+    if len(reached) < 2:
+        return c
+    line = reached[1].fact("luo_check") or ""
+    m = WRONG.search(line)
+    want = seals_of(1)
+    # the bug and only it: the preserved seals plus exactly the write
+    # seals F_SEAL_EXEC brings on a file with exec bits, mode 0777
+    ok = (bool(m) and int(m.group(4), 16) == want and m.group(6) == "0666"
+          and int(m.group(1), 16) == want | EXEC_WRITE_SEALS and m.group(3) == "0777"
+          and m.group(2) == m.group(5))
+    check(c, "%s: the base's successor gives the memfd back sealed against writes "
+          "(seals %#x for %#x) and with exec bits" % (name, want | EXEC_WRITE_SEALS, want),
+          ok, line[:300])
+    return c
+
+
+SCENARIOS = [("memfd-noexec", memfd_noexec), ("base-memfd-noexec", base_memfd_noexec)]
