@@ -224,19 +224,33 @@ static int hole(uint64_t page)
  * has: a memfd of an odd generation is made without MFD_ALLOW_SEALING and
  * has F_SEAL_SEAL, one of an even generation with it and has none. With
  * --noexec, the memfd is made with MFD_NOEXEC_SEAL and has F_SEAL_EXEC as
- * well, and mode 0666, not 0777; an odd generation adds F_SEAL_SEAL
- * itself, an even one F_SEAL_GROW (one of the seals F_SEAL_EXEC brings
- * on a file with exec bits, not all). All must come back with the file.
+ * well, and mode 0666, not 0777; by the seed modulo 3, it adds F_SEAL_SEAL
+ * (1), F_SEAL_GROW (2: one of the write seals F_SEAL_EXEC brings on a file
+ * with exec bits, not all), or all four (0: the seals of an executable
+ * file sealed with F_SEAL_EXEC too, which must still come back without
+ * exec bits). All must come back with the file; it must map writable
+ * unless it has F_SEAL_WRITE or F_SEAL_FUTURE_WRITE, and not if it has.
  */
 static off_t file_pos(uint64_t seed)
 {
 	return (off_t)(seed % 1000) * 4096 + 123;
 }
 
+/* the seals a --noexec memfd of @seed gets after it is made */
+static int noexec_seals(uint64_t seed)
+{
+	static const int seals[3] = {
+		F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE,
+		F_SEAL_SEAL, F_SEAL_GROW,
+	};
+
+	return seals[seed % 3];
+}
+
 static int file_seals(uint64_t seed)
 {
 	if (noexec)
-		return F_SEAL_EXEC | (seed % 2 ? F_SEAL_SEAL : F_SEAL_GROW);
+		return F_SEAL_EXEC | noexec_seals(seed);
 	return seed % 2 ? F_SEAL_SEAL : 0;
 }
 
@@ -573,8 +587,6 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 		      noexec ? MFD_NOEXEC : seed % 2 ? 0 : MFD_ALLOW_SEALING);
 	if (!m)
 		return 1;
-	if (noexec && fcntl(mfd, F_ADD_SEALS, seed % 2 ? F_SEAL_SEAL : F_SEAL_GROW))
-		return die("seal");
 	/* Not preserved: the spacer's pages are the holes between the runs. */
 	if (gaps && !(sp = map_memfd("khot-spacer", spaced, &sfd, 0)))
 		return 1;
@@ -590,6 +602,9 @@ static int fill(int luo, uint64_t bytes, uint64_t seed, int gaps)
 	layout(m, pages, frames, sizeof(frames));
 	if (!pfns_path)
 		munmap(m, bytes);
+	/* unmapped: F_SEAL_WRITE refuses a file mapped writable */
+	if (noexec && fcntl(mfd, F_ADD_SEALS, noexec_seals(seed)))
+		return die("seal");
 
 	sess = new_session(luo, "");
 	if (sess < 0)
@@ -678,7 +693,7 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	struct liveupdate_session_retrieve_fd rf = { .size = sizeof(rf) };
 	struct liveupdate_session_finish fin = { .size = sizeof(fin) };
 	uint64_t pages = bytes / PAGE, bad = 0, holes = 0, first = 0;
-	int threads, first_k = -1, seals;
+	int threads, first_k = -1, seals, writable;
 	off_t pos;
 	const char *how;
 	char remap[64] = "", charges[320] = "";
@@ -722,15 +737,17 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 		       file_seals(seed), (long long)file_pos(seed), (unsigned int)file_mode());
 		return 1;
 	}
-	/* none of its seals forbids a writable shared mapping */
+	/* a writable shared mapping: refused by a write seal, by nothing else */
 	m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | (huge ? MAP_NORESERVE : 0),
 		 rf.fd, 0);
-	if (m == MAP_FAILED) {
-		printf("luo-fill: FAIL the memfd does not map writable: %s (seals %#x)\n",
-		       strerror(errno), seals);
+	writable = m != MAP_FAILED;
+	if (writable)
+		munmap(m, bytes);
+	if (writable != !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))) {
+		printf("luo-fill: FAIL the memfd with seals %#x %s writable\n", seals,
+		       writable ? "maps" : "does not map");
 		return 1;
 	}
-	munmap(m, bytes);
 	/*
 	 * MAP_POPULATE: one walk maps it all, no fault per page; not in a
 	 * HugeTLB memfd, where it would fill the holes from the pool. There,
@@ -797,7 +814,8 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	if (huge)
 		printf("; hugetlb, %llu KiB pages%s%s", (unsigned long long)(huge >> 10), remap,
 		       charges);
-	printf("; seals %#x, mode %#o, maps writable\n", seals, (unsigned int)(st.st_mode & 07777));
+	printf("; seals %#x, mode %#o, %s\n", seals, (unsigned int)(st.st_mode & 07777),
+	       writable ? "maps writable" : "write-sealed");
 	return 0;
 }
 
@@ -870,7 +888,8 @@ int main(int argc, char **argv)
 		return luo < 0 ? die("open /dev/liveupdate") : discard(luo);
 	}
 	if (i != argc - 1 || (checking && gaps) || (huge && gaps) || (dense && !huge) ||
-	    (pfns_path && (checking || !huge)) || (cgroup && !huge))
+	    (pfns_path && (checking || !huge)) || (cgroup && !huge) ||
+	    (noexec && (pfns_path || rehearsal)))
 		return usage();
 	mib = strtoull(argv[i], NULL, 0);
 	if (!mib || mib > (1ULL << 20) || (huge && (mib << 20) % huge)) {

@@ -108,7 +108,7 @@ def ext_cases(args, rows):
             continue
         for attempt in range(3):
             r = boot(args, "bench-ext-%d" % mib,
-                     "kho=on kho_ext_bench kunit.enable=0 khot.nodump=1 khot.bench_mib=%d" % mib,
+                     "kho=on kho_ext_bench kunit.enable=0 khot.bench_mib=%d" % mib,
                      mem, 2)
             g2 = r.gens[1] if len(r.gens) > 1 else None
             line = g2 and g2.grep(r"ext-bench:")
@@ -158,11 +158,11 @@ def boot_cases(args, rows, trackers):
     kho_ext_bench on the command line our successor also measures the tree
     it received: that gives 7.3's tracker memory when 7.3 hands over to us."""
     v73 = "khot.next=/boot/v73"
-    luo = "kho=on liveupdate=on khot.nodump=1 khot.luo_mib=%d"
+    luo = "kho=on liveupdate=on khot.luo_mib=%d"
     cases = [("ours", args.kernel, "", "plain", "kho=off"),
              ("ours", args.kernel, "", "kho", "kho=on"),
-             ("ours", args.kernel, "", "kho+1GiB", "kho=on khot.nodump=1 khot.bench_mib=1024"),
-             ("ours", args.kernel, "", "kho+8GiB", "kho=on khot.nodump=1 khot.bench_mib=8192"),
+             ("ours", args.kernel, "", "kho+1GiB", "kho=on khot.bench_mib=1024"),
+             ("ours", args.kernel, "", "kho+8GiB", "kho=on khot.bench_mib=8192"),
              ("ours", args.kernel, "", "luo+1GiB", luo % 1024),
              ("ours", args.kernel, "", "luo+8GiB", luo % 8192)]
     if args.upstream:

@@ -62,7 +62,7 @@ from scenarios import luo_verified  # noqa: E402
 from hugetlb_luo import huge_verified  # noqa: E402
 
 MEM = "11G"
-BASE = "kho=on liveupdate=on kunit.enable=0 khot.nodump=1 khot.luo_first=1"
+BASE = "kho=on liveupdate=on kunit.enable=0 khot.luo_first=1"
 # HugeTLB pools on the command line of every generation (the same in the
 # load and in the empty handover it is compared with)
 POOL_1G = "hugepagesz=1G hugepages=8"

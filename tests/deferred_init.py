@@ -62,8 +62,7 @@ def deferred_memfd(ctx):
     c = []
     if not ctx.args.selftest_initrd:
         raise Skip("needs --selftest-initrd (luo-fill)")
-    # khot.nodump: the list of preserved ranges is not printed.
-    run = ctx.boot(name, "kho=on liveupdate=on khot.nodump=1 kho_test_early_lookup=1 "
+    run = ctx.boot(name, "kho=on liveupdate=on kho_test_early_lookup=1 "
                    "khot.luo_mib=%d" % MIB, gens=2,
                    initrd=ctx.args.selftest_initrd, mem="3G", numa=["1G", "2G"])
     reached = gen_checks(c, run, name, 2)

@@ -76,7 +76,8 @@ def side_by_side(ctx, layout, load):
     res = {}
     total73 = None
     for who, chain in (("ours", "bzImage"), ("7.3", "v73")):
-        run = ctx.boot("%s-%s" % (name, who), append + " khot.chain=" + chain, gens=2,
+        run = ctx.boot("%s-%s" % (name, who), append + " khot.dump_preserved=1 khot.chain=" + chain,
+                       gens=2,
                        timeout=600, **kw)
         reached = gen_checks(c, run, "%s (%s)" % (name, who), 2)
         if len(reached) < 2:

@@ -8,15 +8,17 @@ F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE and F_SEAL_FUTURE_WRITE with it:
 the memfd comes back sealed against writes.
 
 guest/init's khot.luo_noexec=1 makes every memfd luo-fill preserves with
-MFD_NOEXEC_SEAL (an odd seed adds F_SEAL_SEAL: seals 0x21; an even one
-F_SEAL_GROW: 0x24, one of the write seals but not all of them).
-luo-fill --check requires the exact seals, mode 0666 and a writable
-shared mapping, and says "seals S, mode M, maps writable" when it has
-them.
+MFD_NOEXEC_SEAL, and by its seed modulo 3 adds F_SEAL_SEAL (seals 0x21),
+F_SEAL_GROW (0x24: one write seal, not all) or all four write seals
+(0x3e: the seals of an executable file sealed with F_SEAL_EXEC as well,
+which comes back without exec bits all the same). luo-fill --check
+requires the exact seals, mode 0666, and a writable shared mapping
+unless a write seal forbids it (then none), and says "seals S, mode M,
+maps writable" (or "write-sealed") when it has them.
 
  - memfd-noexec: ours, three generations, a shmem memfd and a HugeTLB one
-   of 2 MiB pages in a session of its own: both come back as made, both
-   seeds' seals.
+   of 2 MiB pages in a session of its own: both come back as made (the
+   shmem one with 0x21 and 0x24, the HugeTLB one with 0x24 and 0x3e).
  - base-memfd-noexec: the bare base (gen 1 and gen 2), the shmem memfd:
    it comes back with seals 0x3f for 0x21, the bug and only it.
 """
@@ -28,26 +30,31 @@ from scenarios import Skip, check, gen_checks, luo_verified
 from hugetlb_interop import newc
 
 MIB = 16
-DONE = re.compile(r"; seals (0x[0-9a-f]+|0), mode (0\d+), maps writable")
+DONE = re.compile(r"; seals (0x[0-9a-f]+|0), mode (0\d+), (maps writable|write-sealed)")
 WRONG = re.compile(r"luo-fill: FAIL memfd seals (0x[0-9a-f]+|0), position (\d+), mode (0\d+); "
                    r"preserved seals (0x[0-9a-f]+|0), position (\d+), mode (0\d+)")
-F_SEAL_SEAL, F_SEAL_GROW, F_SEAL_EXEC = 0x1, 0x4, 0x20
+F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 0x1, 0x2, 0x4, 0x8
+F_SEAL_FUTURE_WRITE, F_SEAL_EXEC = 0x10, 0x20
 # what memfd_add_seals() adds with F_SEAL_EXEC on a file with exec bits
-EXEC_WRITE_SEALS = 0x2 | 0x4 | 0x8 | 0x10
+EXEC_WRITE_SEALS = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE
 
 
 def seals_of(seed):
-    return F_SEAL_EXEC | (F_SEAL_SEAL if seed % 2 else F_SEAL_GROW)
+    """luo-fill's noexec_seals(), with F_SEAL_EXEC."""
+    return F_SEAL_EXEC | (EXEC_WRITE_SEALS, F_SEAL_SEAL, F_SEAL_GROW)[seed % 3]
 
 
 def came_back(line, seed):
     """(ok, detail): luo-fill verified the memfd of @seed with the seals
-    it was preserved with, mode 0666, writable."""
+    it was preserved with, mode 0666, writable unless write-sealed."""
     m = DONE.search(line or "")
     if not m:
         return False, line or "no check line"
-    ok = int(m.group(1), 16) == seals_of(seed) and m.group(2) == "0666"
-    return ok, "seals %s, mode %s (want %#x, 0666)" % (m.group(1), m.group(2), seals_of(seed))
+    want = seals_of(seed)
+    mapping = "write-sealed" if want & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) else "maps writable"
+    ok = int(m.group(1), 16) == want and m.group(2) == "0666" and m.group(3) == mapping
+    return ok, "seals %s, mode %s, %s (want %#x, 0666, %s)" % (m.group(1), m.group(2), m.group(3),
+                                                             want, mapping)
 
 
 def memfd_noexec(ctx):

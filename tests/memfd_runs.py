@@ -69,8 +69,7 @@ def memfd_gaps_numa(ctx):
     name, mib = "memfd-gaps-numa", 1024
     pages = mib << 8
     c = []
-    # khot.nodump: the list of 270 000 preserved ranges is not printed.
-    run = boot(ctx, name, "khot.luo_mib=%d khot.luo_gaps=1 khot.nodump=1" % mib,
+    run = boot(ctx, name, "khot.luo_mib=%d khot.luo_gaps=1" % mib,
                mem="4G", numa=["1G", "3G"])
     reached = gen_checks(c, run, name, 2)
     kho_checks(c, name, reached)

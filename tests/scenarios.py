@@ -370,7 +370,7 @@ def extension(ctx):
     or a page of its tree; test_kho data intact over 3 generations."""
     c = []
     name = "extension"
-    run = ctx.boot(name, "kho=on", gens=3, mem="2G")
+    run = ctx.boot(name, "kho=on khot.dump_preserved=1", gens=3, mem="2G")
     reached = gen_checks(c, run, name, 3)
     test_kho_checks(c, name, reached)
     for g in reached[1:]:
