@@ -19,7 +19,7 @@ log "step 3/4: guest initramfs (with guest/luo-fill.c)"
 # A host's guest memory: 2 GiB in 1 GiB pages and 64 MiB in 2 MiB pages
 # (HugeTLB memfds, part 7) and 512 MiB of shmem, each in a LUO session of
 # its own, with the HugeTLB pools per node before and after side by side.
-append=${KHO_DEMO_APPEND:-"kho=on hugetlb_free_vmemmap=on hugepagesz=1G hugepages=3 hugepagesz=2M hugepages=64 kunit.enable=0 khot.nodump=1"}
+append=${KHO_DEMO_APPEND:-"kho=on hugetlb_free_vmemmap=on hugepagesz=1G hugepages=3 hugepagesz=2M hugepages=64 kunit.enable=0"}
 log "step 4/4: two generations in QEMU (TCG): $append"
 mkdir -p "$BUILD/results"
 python3 "$TOP/tests/report.py" --kernel "$tree/.kho-out/arch/x86/boot/bzImage" \

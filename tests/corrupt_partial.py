@@ -162,7 +162,7 @@ def reserve_mem_new(ctx):
 
 def reserve_mem_in_scratch(ctx):
     """A new reserve_mem= area that only fits in scratch (patch 10; patch
-    68 places an area outside scratch only where there is room): gen 1
+    70 places an area outside scratch only where there is room): gen 1
     has a 400 MiB area and 1360 MiB of scratch in 2 GiB, and damages the
     area's record; gen 2 cannot revive it, its old pages stay preserved,
     so the new area fits only in scratch. Gen 2 uses it but leaves it out

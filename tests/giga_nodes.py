@@ -87,7 +87,8 @@ def case(ctx, layout, spec, scratch, late):
         return c
     append = PIN + " kho=on " + SCRATCH[scratch]
     if late:
-        append += " khot.add=" + SPECS[spec].replace(" ", "+")
+        # usable_blocks() reads generation g - 1's list of preserved ranges
+        append += " khot.dump_preserved=1 khot.add=" + SPECS[spec].replace(" ", "+")
     else:
         append += " " + SPECS[spec]
     run = ctx.boot(name, append, gens=3, mem="6G", numa=LAYOUTS[layout])
@@ -101,7 +102,11 @@ def case(ctx, layout, spec, scratch, late):
         if late:
             # Generation 1 preserved memory where the pages would have gone:
             # as many as fit outside scratch and preserved memory.
-            fit = min(base[0], usable_blocks(g, reached[g.index - 2]))
+            prev = reached[g.index - 2]
+            check(c, "%s: gen %d listed its preservations" % (name, prev.index),
+                  prev.filestate.get("kho_out_preserved") == "ok",
+                  prev.filestate.get("kho_out_preserved"))
+            fit = min(base[0], usable_blocks(g, prev))
             check(c, "%s: gen %d gets as many 1 GiB pages as fit outside scratch and preserved memory"
                   % (name, g.index), fit > 0 and got[0] == fit,
                   "KHO %s, fit %d, without KHO %s (total, per node)" % (got, fit, base))

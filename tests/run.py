@@ -216,6 +216,7 @@ def main():
             t0 = time.time()
             bg_done.append((name, run_one(ctx, name, fn), time.time() - t0))
 
+    took = []
     worker = threading.Thread(target=background, daemon=True)
     if bg:
         print("background (nice 19, reported at the end): %s" % " ".join(n for n, _ in bg),
@@ -229,6 +230,7 @@ def main():
             report(name, ([("%s: the sanitizer kernel is built" % name, False, why)], None), 0)
             continue
         report(name, run_one(ctx, name, fn), time.time() - t0)
+        took.append((name, time.time() - t0))
     if bg:
         t_wait = time.time()
         worker.join()
@@ -243,6 +245,11 @@ def main():
     print()
     print("VM and KUnit checks done in %.0fs; %d expected failures (see tests/expectations)"
           % (time.time() - t_all, counts["XFAIL"]))
+    # where the time went, in the last lines a CI log shows
+    print("slowest in the foreground: " + ", ".join(
+        "%s %.0fs" % nt for nt in sorted(took, key=lambda nt: -nt[1])[:12]))
+    if bg_done:
+        print("in the background: " + ", ".join("%s %.0fs" % (n, e) for n, _, e in bg_done))
     for f in failed:
         print("failed: " + f)
     if not_run:
