@@ -16,9 +16,9 @@ requires the exact seals, mode 0666, and a writable shared mapping
 unless a write seal forbids it (then none), and says "seals S, mode M,
 maps writable" (or "write-sealed") when it has them.
 
- - memfd-noexec: ours, three generations, a shmem memfd and a HugeTLB one
-   of 2 MiB pages in a session of its own: both come back as made (the
-   shmem one with 0x21 and 0x24, the HugeTLB one with 0x24 and 0x3e).
+ - memfd-noexec: ours, four generations, a shmem memfd and a HugeTLB one
+   of 2 MiB pages in a session of its own: both come back as made, with
+   each of the three kinds of seals (shmem seeds 1-3, HugeTLB 101-103).
  - base-memfd-noexec: the bare base (gen 1 and gen 2), the shmem memfd:
    it comes back with seals 0x3f for 0x21, the bug and only it.
 """
@@ -64,8 +64,8 @@ def memfd_noexec(ctx):
     name = "memfd-noexec"
     run = ctx.boot(name, "kho=on liveupdate=on khot.luo_noexec=1 khot.luo_mib=%d "
                    "khot.luo_extra=%d khot.luo_extra_huge=2M hugepagesz=2M hugepages=16"
-                   % (MIB, MIB), gens=3, mem="1G", initrd=ctx.args.selftest_initrd)
-    reached = gen_checks(c, run, name, 3)
+                   % (MIB, MIB), gens=4, mem="1G", initrd=ctx.args.selftest_initrd)
+    reached = gen_checks(c, run, name, 4)
     for g in reached[1:]:
         line = g.fact("luo_check") or ""
         ok, detail = came_back(line, g.index - 1)
