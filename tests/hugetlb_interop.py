@@ -40,10 +40,16 @@ def newc(name, data, mode=0o100644):
 
 def with_73(ctx, out):
     """The luo-fill initramfs with stock 7.3 appended as /boot/v73."""
-    inputs = (ctx.args.upstream_kernel, ctx.args.selftest_initrd)
+    return with_image(ctx, ctx.args.upstream_kernel, "boot/v73", out)
+
+
+def with_image(ctx, kernel, path, out):
+    """The luo-fill initramfs with the kernel image @kernel appended as
+    @path (made again when either is newer than @out)."""
+    inputs = (kernel, ctx.args.selftest_initrd)
     if not os.path.exists(out) or any(os.path.getmtime(i) > os.path.getmtime(out) for i in inputs):
-        data = open(ctx.args.upstream_kernel, "rb").read()
-        arc = newc("boot/v73", data) + newc("TRAILER!!!", b"", 0)
+        data = open(kernel, "rb").read()
+        arc = newc(path, data) + newc("TRAILER!!!", b"", 0)
         with open(out + ".tmp", "wb") as f:
             f.write(open(ctx.args.selftest_initrd, "rb").read())
             f.write(gzip.compress(arc, 1))

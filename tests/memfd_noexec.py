@@ -22,12 +22,11 @@ maps writable" (or "write-sealed") when it has them.
  - base-memfd-noexec: the bare base (gen 1 and gen 2), the shmem memfd:
    it comes back with seals 0x3f for 0x21, the bug and only it.
 """
-import gzip
 import os
 import re
 
 from scenarios import Skip, check, gen_checks, luo_verified
-from hugetlb_interop import newc
+from hugetlb_interop import with_image
 
 MIB = 16
 DONE = re.compile(r"; seals (0x[0-9a-f]+|0), mode (0\d+), (maps writable|write-sealed)")
@@ -80,25 +79,13 @@ def memfd_noexec(ctx):
     return c
 
 
-def with_base(ctx, out):
-    """The luo-fill initramfs with the bare base appended as /boot/base."""
-    inputs = (ctx.args.base_kernel, ctx.args.selftest_initrd)
-    if not os.path.exists(out) or any(os.path.getmtime(i) > os.path.getmtime(out) for i in inputs):
-        data = open(ctx.args.base_kernel, "rb").read()
-        arc = newc("boot/base", data) + newc("TRAILER!!!", b"", 0)
-        with open(out + ".tmp", "wb") as f:
-            f.write(open(ctx.args.selftest_initrd, "rb").read())
-            f.write(gzip.compress(arc, 1))
-        os.replace(out + ".tmp", out)
-    return out
-
-
 def base_memfd_noexec(ctx):
     if not ctx.args.selftest_initrd or not ctx.args.base_kernel:
         raise Skip("needs --selftest-initrd (luo-fill) and --base-kernel")
     c = []
     name = "base-memfd-noexec"
-    initrd = with_base(ctx, os.path.join(ctx.args.out, "initrd-st-base.cpio.gz"))
+    initrd = with_image(ctx, ctx.args.base_kernel, "boot/base",
+                        os.path.join(ctx.args.out, "initrd-st-base.cpio.gz"))
     run = ctx.boot(name, "kho=on liveupdate=on khot.luo_noexec=1 khot.luo_mib=%d khot.chain=base"
                    % MIB, gens=2, mem="1G", kernel=ctx.args.base_kernel, initrd=initrd)
     reached = gen_checks(c, run, name, 2)
