@@ -47,6 +47,7 @@ if [ "$scope" = full ]; then
 	need_pkgs qemu-system-arm qemu-efi-aarch64
 fi
 log "step 5/5: KUnit and VM scenarios (QEMU ${KHO_ACCEL:-tcg})"
+t5=$(date +%s)
 rc=0
 python3 "$TOP/tests/run.py" --kernel "$tree/.kho-out/arch/x86/boot/bzImage" --initrd "$BUILD/initrd.cpio.gz" \
 	--base-kernel "$base/.kho-out/arch/x86/boot/bzImage" --base-initrd "$BUILD/initrd-base.cpio.gz" \
@@ -73,5 +74,6 @@ elif [ "$scope" = full ]; then
 	[ $mrc -eq 0 ] || rc=1
 	echo "mutants: $([ $mrc -eq 0 ] && echo 'every mutant killed' || echo 'FAILED (see the table above)')"
 fi
+log "builds before the checks took $(( t5 - t0 ))s, the checks $(( $(date +%s) - t5 ))s"
 log "all tests finished in $(( $(date +%s) - t0 ))s"
 exit $rc
