@@ -291,6 +291,9 @@ def plot(args, rows):
 
 
 def main():
+    # timings: no early console (tests/khovm.py EARLYCON_X86); here, not
+    # at import: the harness self-test imports this module
+    khovm.EARLYCON_X86 = ""
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True, help="our bzImage")
     ap.add_argument("--upstream", help="stock 7.3 bzImage")

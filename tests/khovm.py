@@ -160,7 +160,9 @@ EFI_AARCH64 = "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd"
 # say) spins in panic() without a line, panic=-1 not parsed yet, and the
 # run only sees a timeout; with the early console its log is on the serial
 # port from the first message. The command line is handed on to every
-# generation by guest/init.
+# generation by guest/init. The benchmarks set it to "": the early
+# console writes every early line synchronously, which the blackout would
+# include.
 EARLYCON_X86 = "earlycon=uart8250,io,0x3f8,115200"
 
 
@@ -181,7 +183,7 @@ def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None, arc
                + bios + common + ["-append", "console=ttyAMA0 " + opts])
     else:
         cmd = (["qemu-system-x86_64", "-accel", accel, "-cpu", "max" if accel == "tcg" else "host"]
-               + common + ["-append", "console=ttyS0 " + EARLYCON_X86 + " " + opts])
+               + common + ["-append", " ".join(w for w in ("console=ttyS0", EARLYCON_X86, opts) if w)])
     # KHO_QEMU_EXTRA: more QEMU arguments for every VM (for a manual
     # experiment, e.g. "-mem-prealloc"; no test sets it)
     cmd += os.environ.get("KHO_QEMU_EXTRA", "").split()
