@@ -27,6 +27,7 @@ import re
 
 from scenarios import Skip, check, gen_checks, luo_verified
 from hugetlb_interop import with_image
+from hugetlb_luo import huge_verified
 
 MIB = 16
 DONE = re.compile(r"; seals (0x[0-9a-f]+|0), mode (0\d+), (maps writable|write-sealed)")
@@ -74,7 +75,7 @@ def memfd_noexec(ctx):
         ok, detail = came_back(line, 100 + g.index - 1)
         check(c, "%s: gen %d has the HugeTLB memfd back, every byte, its seals, mode 0666, "
               "writable" % (name, g.index),
-              "verified %d MiB" % MIB in line and "hugetlb, 2048 KiB pages" in line and ok,
+              huge_verified(g, MIB, fact="luo_extra_check", seed=100 + g.index - 1) and ok,
               "%s; %s" % (detail, line[:200]))
     return c
 
