@@ -30,6 +30,13 @@
  *                                      charged for the memfd's page size:
  *                                      after the fill, after retrieve and
  *                                      once mapped again
+ *   --retry FILE                       with --check --huge --cgroup: the
+ *                                      first retrieve must be refused (a
+ *                                      cgroup limit); print its error,
+ *                                      the cgroup's charges and the free
+ *                                      pages of the pool then, write
+ *                                      "max" to FILE (the limit) and
+ *                                      retrieve again in the same session
  *   --rehearse                         with --huge: before the real
  *                                      preserve, one that is refused
  *                                      (a page past the end) and one
@@ -40,7 +47,9 @@
  *                                      F_SEAL_EXEC), as every memfd is
  *                                      under vm.memfd_noexec=1
  *   The file's position, seals and mode must come back too, and it must
- *   still map writable (--check).
+ *   still map writable (--check). A --check whose retrieve fails tries
+ *   once more, as is, and prints both errors ("FAIL retrieve memfd: E1;
+ *   again: E2"): a final error must come back the same.
  *
  * The data: every byte of the file depends on its offset and on the seed
  * (guest/init passes the generation that filled it), so a page restored at
@@ -141,6 +150,15 @@ static long pool_reserved(uint64_t huge)
 	return read_num(path, NULL);
 }
 
+static long pool_free(uint64_t huge)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/free_hugepages",
+		 (unsigned long long)(huge >> 10));
+	return read_num(path, NULL);
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -168,6 +186,8 @@ static int cgroup;
 static int rehearsal;
 /* --noexec: a memfd made with MFD_NOEXEC_SEAL */
 static int noexec;
+/* --retry FILE: the cgroup limit to lift after a refused retrieve */
+static const char *retry_path;
 
 /*
  * --cgroup: "; cgroup PATH LABEL: hugetlb A rsvd B memcg C" appended to
@@ -696,10 +716,11 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	int threads, first_k = -1, seals, writable;
 	off_t pos;
 	const char *how;
-	char remap[64] = "", charges[320] = "";
+	char remap[64] = "", charges[400] = "", refused[96] = "";
 	struct statfs sf;
 	struct stat st;
 	double t0, t1;
+	FILE *f;
 	char *m;
 
 	mark("check start");
@@ -707,8 +728,39 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	if (ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &rs))
 		return die("retrieve session");
 	rf.token = TOKEN;
-	if (ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf))
-		return die("retrieve memfd");
+	if (retry_path) {
+		/* --retry: refused first, and nothing of it may stay charged */
+		int err;
+
+		if (!ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf))
+			return die("retrieve memfd: not refused");
+		err = errno;
+		snprintf(refused, sizeof(refused), "; retrieve refused (%s), %ld free pages then",
+			 strerror(err), pool_free(huge));
+		cgroup_charges("refused", charges, sizeof(charges));
+		f = fopen(retry_path, "w");
+		if (!f)
+			return die("open the cgroup limit");
+		if (fputs("max\n", f) < 0 || fclose(f))
+			return die("lift the cgroup limit");
+	}
+	if (ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf)) {
+		int err = errno, again = 0;
+
+		if (retry_path)
+			return die("retrieve memfd again");
+		/*
+		 * Once more, as is: a final error must come back as it was, a
+		 * refusal the kernel keeps open (a cgroup limit) again too.
+		 */
+		if (ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf))
+			again = errno;
+		/* --cgroup: what the refusal left charged, before the session closes */
+		cgroup_charges("refused", charges, sizeof(charges));
+		printf("luo-fill: FAIL retrieve memfd: %s; again: %s%s\n", strerror(err),
+		       again ? strerror(again) : "retrieved", charges);
+		return 1;
+	}
 	mark("retrieved");
 	cgroup_charges("retrieved", charges, sizeof(charges));
 	if (fstat(rf.fd, &st))
@@ -812,8 +864,8 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	       (unsigned long long)holes, (unsigned long long)seed, t1 - t0,
 	       threads, how);
 	if (huge)
-		printf("; hugetlb, %llu KiB pages%s%s", (unsigned long long)(huge >> 10), remap,
-		       charges);
+		printf("; hugetlb, %llu KiB pages%s%s%s", (unsigned long long)(huge >> 10), remap,
+		       refused, charges);
 	printf("; seals %#x, mode %#o, %s\n", seals, (unsigned int)(st.st_mode & 07777),
 	       writable ? "maps writable" : "write-sealed");
 	return 0;
@@ -837,7 +889,7 @@ static int discard(int luo)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 64K|2M|32M|1G [--dense] [--pfns FILE] [--cgroup] [--rehearse]] [--noexec] <MiB>\n");
+	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 64K|2M|32M|1G [--dense] [--pfns FILE] [--cgroup [--retry FILE]] [--rehearse]] [--noexec] <MiB>\n");
 	return 2;
 }
 
@@ -867,6 +919,8 @@ int main(int argc, char **argv)
 			session = argv[++i];
 		else if (!strcmp(argv[i], "--pfns") && i + 2 < argc)
 			pfns_path = argv[++i];
+		else if (!strcmp(argv[i], "--retry") && i + 2 < argc)
+			retry_path = argv[++i];
 		else if (!strcmp(argv[i], "--huge") && i + 2 < argc) {
 			i++;
 			if (!strcmp(argv[i], "64K"))
@@ -889,7 +943,7 @@ int main(int argc, char **argv)
 	}
 	if (i != argc - 1 || (checking && gaps) || (huge && gaps) || (dense && !huge) ||
 	    (pfns_path && (checking || !huge)) || (cgroup && !huge) ||
-	    (noexec && (pfns_path || rehearsal)))
+	    (noexec && (pfns_path || rehearsal)) || (retry_path && (!checking || !cgroup)))
 		return usage();
 	mib = strtoull(argv[i], NULL, 0);
 	if (!mib || mib > (1ULL << 20) || (huge && (mib << 20) % huge)) {

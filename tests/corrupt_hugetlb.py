@@ -152,6 +152,11 @@ def damaged(ctx, cls, lines, free):
     first = g2.fact("luo_check") or ""
     check(c, "%s: gen 2 refuses the damaged HugeTLB file" % name,
           "FAIL retrieve memfd" in first and not huge_verified(g2, 64), first)
+    # a refusal for damage is final: LUO keeps the error and does not ask
+    # the handler again (which would name the damage a second time, above)
+    m = re.search(r"FAIL retrieve memfd: ([^;]+); again: ([^;]+)", first)
+    check(c, "%s: gen 2: a second retrieve of the file fails the same way" % name,
+          bool(m) and m.group(1).strip() == m.group(2).strip(), first)
     check(c, "%s: gen 2 has the other session's memfd back, every byte" % name,
           extra_verified(g2), g2.fact("luo_extra_check") or "no luo_extra_check")
     # where the file's pages are at boot: reserved where the list of them

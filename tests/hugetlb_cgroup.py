@@ -16,13 +16,22 @@ memory.events).
    only once the file is mapped again, and then exactly gen 1's numbers.
    With the file closed, vm is charged nothing.
  - hugetlb-cgroup-max: gen 2's vm may use 23 pages (hugetlb.2MB.max):
-   the retrieve fails on the file's 24th page (ENOSPC, the page named),
-   vm is charged nothing and counts one "max" event, and every page of
-   the file is back in the free pool.
- - hugetlb-cgroup-memmax: gen 2's vm may use 40 MiB of memory
-   (memory.max), less than the file's 48 MiB: the memory cgroup's charge
-   fails (ENOMEM) part-way, the hugetlb cgroup's charges of that page are
-   undone with the rest, and every page is back in the free pool.
+   the retrieve fails on the file's 24th page (ENOSPC, the page named
+   once), and keeps the file: vm is charged nothing, the file's pages are
+   still in use (not free), and once luo-fill lifts the limit
+   (khot.cgroup_retry=1, luo-fill --retry) a second retrieve in the same
+   session gets the file back, every byte, charged as in hugetlb-cgroup;
+   vm counts one "max" event.
+ - hugetlb-cgroup-memmax: the same with gen 2's memory.max at 40 MiB,
+   less than the file's 48 MiB: the memory cgroup's charge fails
+   (ENOMEM) part-way, the hugetlb cgroup's charges of that page are
+   undone with the rest, nothing is charged; with memory.max lifted the
+   second retrieve has the file back, charged to both controllers.
+ - hugetlb-cgroup-finish: memory.max at 40 MiB and no lifting: the
+   retrieve is refused twice (the kernel keeps the file for another try
+   and names the page each time), nothing is charged, and the session
+   closed without a retrieve that succeeded gives the file's 24 pages
+   back to the free pool (said once).
 """
 import re
 
@@ -33,7 +42,7 @@ from hugetlb_luo import DATA, MIB, check, pools
 HUGE = 2 << 20
 FILE = MIB << 20
 POOL = 48
-CHARGES = re.compile(r"; cgroup (\S+) (filled|retrieved|mapped again): hugetlb (-?\d+) "
+CHARGES = re.compile(r"; cgroup (\S+) (filled|refused|retrieved|mapped again): hugetlb (-?\d+) "
                      r"rsvd (-?\d+) memcg (-?\d+)")
 
 
@@ -106,13 +115,14 @@ def hugetlb_cgroup(ctx):
     return c
 
 
-def refused(ctx, name, append, fail, errnos, offset=None):
+def refused(ctx, name, append, errnos, offset=None, times=1):
     """Boot name (two generations) with gen 2's vm limited by append: gen 1
-    preserves the file, charged to vm; gen 2's retrieve fails with
-    luo-fill's line fail, the kernel names the page once (errnos: the
-    error as %pe prints it, by name or number; offset: the page's, when
-    known) and warns of nothing else, and every page of the file is back
-    in the free pool. Returns the checks and gen 2, or None."""
+    preserves the file, charged to vm; gen 2's retrieve is refused, the
+    kernel names the page times times (errnos: the error as %pe prints
+    it, by name or number; offset: the page's, when known) and warns of
+    nothing else, vm is charged nothing while the session is still open,
+    and with the file closed or never retrieved every page of the pool is
+    free. Returns the checks and gen 2, or None."""
     c = []
     run = boot(ctx, name, append, 2)
     reached = gen_checks(c, run, name, 2)
@@ -124,48 +134,85 @@ def refused(ctx, name, append, fail, errnos, offset=None):
     check(c, "%s: gen 1 preserved the HugeTLB file, charged to vm" % name,
           "preserved %d MiB" % MIB in fill and "; cgroup /vm filled" in fill, fill)
     g = reached[1]
-    line = g.fact("luo_check") or ""
-    check(c, "%s: gen 2: the retrieve fails (%s)" % (name, fail), "FAIL retrieve memfd: " + fail in line,
-          line or "no luo_check")
-    named = g.grep(r"hugetlb_luo: page at offset \d+ cannot go into the file")
-    want = re.compile(r"page at offset %s cannot go into the file: (%s)$"
+    named = g.grep(r"hugetlb_luo: page at offset \d+: no room in the cgroup")
+    want = re.compile(r"page at offset %s: no room in the cgroup of the caller: (%s); "
+                      r"the file stays preserved for another retrieve$"
                       % (r"\d+" if offset is None else offset, errnos))
-    check(c, "%s: gen 2 names the page vm has no room for%s, once"
-          % (name, "" if offset is None else " (offset %d)" % offset),
-          len(named) == 1 and bool(want.search(named[0].rstrip())), "; ".join(named) or "no line")
+    check(c, "%s: gen 2 names the page vm has no room for%s, %s"
+          % (name, "" if offset is None else " (offset %d)" % offset,
+             "once" if times == 1 else "at each of the %d retrieves" % times),
+          len(named) == times and all(want.search(n.rstrip()) for n in named),
+          "; ".join(named) or "no line")
+    # the line the finish of a file never retrieved prints is no warning
     warn = g.grep(hugetlb_luo.WARN)
     check(c, "%s: gen 2: no other warning from hugetlb_luo" % name,
           bool(named) and warn == named, "; ".join(w for w in warn if w not in named) or "none")
+    got = charges(g.fact("luo_check"))
+    check(c, "%s: gen 2: refused, vm is charged nothing while the session is open" % name,
+          got.get("refused") == ("/vm", 0, 0, 0), got.get("refused"))
     checked = pools(g, "checked").get("all")
-    check(c, "%s: gen 2: every page of the file is back in the free pool" % name,
+    check(c, "%s: gen 2: with the file closed or finished, every page is free" % name,
           checked == (POOL, POOL, 0, 0), checked)
     return c, g
 
 
-def hugetlb_cgroup_max(ctx):
-    name, room = "hugetlb-cgroup-max", DATA - 1
-    # data pages are huge pages 0-2, 4-6, ...: the 24th is page 30
-    last = (DATA - 1) // 3 * 4 + (DATA - 1) % 3
-    c, g = refused(ctx, name, "khot.cgroup_max=%d" % room, "No space left on device",
-                   "-ENOSPC|-28", last * HUGE)
-    if g:
-        check(c, "%s: gen 2: with room for %d pages of %d, vm is charged nothing after the "
-              "failed retrieve, one max event" % (name, room, DATA),
-              counters(g, "checked") == (0, 0, 0, 1, 0), counters(g, "checked"))
+def retried(ctx, name, append, err, errnos, offset, events):
+    """refused(), then luo-fill lifts the limit and retrieves again in the
+    same session: the file back, every byte, charged in full; vm's max
+    events (hugetlb, memory) then as events says (a number, or None: at
+    least one)."""
+    c, g = refused(ctx, name, append + " khot.cgroup_retry=1", errnos, offset)
+    if not g:
+        return c
+    line = g.fact("luo_check") or ""
+    got = charges(line)
+    check(c, "%s: gen 2: the first retrieve is refused (%s), the file's %d pages still in "
+          "use" % (name, err, DATA),
+          "; retrieve refused (%s), %d free pages then" % (err, POOL - DATA) in line,
+          line or "no luo_check")
+    check(c, "%s: gen 2: with the limit lifted, the same session's second retrieve has "
+          "the file back, every byte" % name, hugetlb_luo.huge_verified(g, MIB),
+          line or "no luo_check")
+    want = ("/vm", DATA * HUGE, DATA * HUGE, DATA * HUGE)
+    check(c, "%s: gen 2: retrieved the second time, the file charges vm %d pages of usage, "
+          "reservation and memcg" % (name, DATA), got.get("retrieved") == want,
+          "%s, want %s" % (got.get("retrieved"), want))
+    ev = counters(g, "checked")
+    check(c, "%s: gen 2: with the file closed vm is charged nothing; max events %s"
+          % (name, events), bool(ev) and len(ev) == 5 and ev[:3] == (0, 0, 0)
+          and all(isinstance(e, int) and (e >= 1 if w is None else e == w)
+                  for e, w in zip(ev[3:], events)), ev)
     return c
 
 
+def hugetlb_cgroup_max(ctx):
+    room = DATA - 1
+    # data pages are huge pages 0-2, 4-6, ...: the 24th is page 30
+    last = (DATA - 1) // 3 * 4 + (DATA - 1) % 3
+    return retried(ctx, "hugetlb-cgroup-max", "khot.cgroup_max=%d" % room,
+                   "No space left on device", "-ENOSPC|-28", last * HUGE, (1, 0))
+
+
 def hugetlb_cgroup_memmax(ctx):
-    name, mib = "hugetlb-cgroup-memmax", 40
-    c, g = refused(ctx, name, "khot.cgroup_memmax=%d" % mib, "Cannot allocate memory",
-                   "-ENOMEM|-12")
-    if g:
-        got = counters(g, "checked")
-        check(c, "%s: gen 2: memory.max (%d MiB) below the file's %d MiB: vm is charged "
-              "nothing after the failed retrieve, hugetlb cgroup included; memory.max was "
-              "hit, hugetlb.2MB.max never" % (name, mib, DATA * HUGE >> 20),
-              bool(got) and len(got) == 5 and got[:4] == (0, 0, 0, 0)
-              and isinstance(got[4], int) and got[4] >= 1, got)
+    return retried(ctx, "hugetlb-cgroup-memmax", "khot.cgroup_memmax=40",
+                   "Cannot allocate memory", "-ENOMEM|-12", None, (0, None))
+
+
+def hugetlb_cgroup_finish(ctx):
+    name = "hugetlb-cgroup-finish"
+    c, g = refused(ctx, name, "khot.cgroup_memmax=40", "-ENOMEM|-12", times=2)
+    if not g:
+        return c
+    line = g.fact("luo_check") or ""
+    check(c, "%s: gen 2: the retrieve is refused twice, the file kept for another try"
+          % name, "FAIL retrieve memfd: Cannot allocate memory; again: Cannot allocate memory"
+          in line, line or "no luo_check")
+    back = g.grep(r"hugetlb_luo: a file never retrieved")
+    check(c, "%s: gen 2: the session closed after the refusals gives the kept file's %d "
+          "pages back to the pool, once" % (name, DATA),
+          len(back) == 1 and back[0].rstrip().endswith(
+              "a file never retrieved: %d of its %d huge pages back in the pool" % (DATA, DATA)),
+          "; ".join(back) or "no line")
     return c
 
 
@@ -173,4 +220,5 @@ SCENARIOS = [
     ("hugetlb-cgroup", hugetlb_cgroup),
     ("hugetlb-cgroup-max", hugetlb_cgroup_max),
     ("hugetlb-cgroup-memmax", hugetlb_cgroup_memmax),
+    ("hugetlb-cgroup-finish", hugetlb_cgroup_finish),
 ]

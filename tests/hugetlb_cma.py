@@ -89,7 +89,7 @@ def hugetlb_cma_kho(ctx):
     file preserves lies in that area, so gen 2 must place its area
     elsewhere in the memory its early allocations may use, where the
     2 GiB scratch area, mostly free then, is the first fit: without
-    patch 86 the area took 192 MiB of it (MIGRATE_CMA pageblocks 192 MiB
+    patch 89 the area took 192 MiB of it (MIGRATE_CMA pageblocks 192 MiB
     short of scratch + area), with it the area lies in two ranges outside
     scratch. Per generation: the area reserved whole, its pageblocks and
     scratch's together exactly the MIGRATE_CMA ones (disjoint: cma does
@@ -125,7 +125,7 @@ def hugetlb_cma_kho_noroom(ctx):
     area, the memory gen 2's early allocations may use outside scratch
     has no room for 2 GiB in 1 GiB-aligned ranges. Gen 2 must boot
     without an area, and say so, rather than put it in scratch (without
-    patch 86: 1 GiB of it in scratch): its MIGRATE_CMA pageblocks are
+    patch 89: 1 GiB of it in scratch): its MIGRATE_CMA pageblocks are
     exactly scratch, and the file comes back every byte."""
     name, gens, mib = "hugetlb-cma-kho-noroom", 2, 1024
     c, reached = kho_boots(ctx, name, gens, mib, "8G", {1: AREA})

@@ -63,7 +63,7 @@ PAST_END = re.compile(r"hugetlb_luo: page at offset \d+ lies past the end of the
 # migrate_pages() call, its base pages moved and its reason
 MIGRATED = re.compile(r"mm_migrate_pages: nr_succeeded=(\d+) nr_failed=(\d+) .*reason=(\w+)")
 WARN = re.compile(r"hugetlb_luo: .*(damaged|not a preserved|stays reserved|cannot|failed|not in a pool"
-                  r"|counted at boot|moved only)|preserved huge page at pfn .* memory map stays whole")
+                  r"|counted at boot|moved only|no room in the cgroup)|preserved huge page at pfn .* memory map stays whole")
 
 
 def pools(g, label, size="%dkB" % HUGE_KB):
