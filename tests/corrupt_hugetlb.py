@@ -40,6 +40,12 @@ kernel report:
    liveupdate=off; corrupt-hugetlb-luo-rejected: LUO rejects its state
    (another version): the pages stay in use, as the memory that state
    names stays reserved.
+ - corrupt-hugetlb-session-dropped: LUO drops the session of the HugeTLB
+   memfd alone (its file count damaged, luo-file-count): the other
+   session's memfd comes back every byte, and the file's 24 pages stay
+   in the pool in use for the boot, held for no file, none given back
+   (LUO's rule for what a dropped session preserved; the documentation
+   says so).
 """
 import re
 
@@ -253,6 +259,44 @@ def unclaimed(ctx, how):
     return c
 
 
+def session_dropped(ctx):
+    if not ctx.args.selftest_initrd:
+        raise Skip("needs --selftest-initrd (luo-fill)")
+    c = []
+    name = "corrupt-hugetlb-session-dropped"
+    run = ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 khot.luo_huge=2M "
+                   "hugepagesz=2M hugepages=%d khot.luo_extra=%d khot.corrupt=luo-file-count"
+                   % (POOL, EXTRA), gens=2, mem="1G", numa=["512M", "512M"],
+                   initrd=ctx.args.selftest_initrd)
+    reached = gen_checks(c, run, name, 2)
+    kho_checks(c, name, reached)
+    if len(reached) < 2:
+        return c
+    g1, g2 = reached[0], reached[1]
+    check(c, "%s: gen 1 preserved both sessions and damaged the first one's file count"
+          % name, "preserved 64 MiB" in (g1.fact("luo_fill") or "")
+          and "preserved %d MiB" % EXTRA in (g1.fact("luo_extra_fill") or "")
+          and g1.grep(r"test: live update state corrupted on purpose: luo-file-count$"),
+          "; ".join(g1.grep(r"test: live update state")) or g1.fact("luo_fill") or "")
+    dropped = g2.grep(r"luo: dropped \d+ of \d+ incoming sessions")
+    check(c, "%s: gen 2 drops the HugeTLB memfd's session alone, once" % name,
+          len(dropped) == 1 and "dropped 1 of 2 incoming sessions" in dropped[0],
+          "; ".join(dropped) or "no line")
+    first = g2.fact("luo_check") or ""
+    check(c, "%s: gen 2 cannot retrieve the dropped session" % name,
+          "FAIL retrieve session" in first, first or "no luo_check")
+    check(c, "%s: gen 2 has the other session's memfd back, every byte" % name,
+          extra_verified(g2), g2.fact("luo_extra_check") or "no luo_extra_check")
+    start, after = pools(g2, "start").get("all"), pools(g2, "checked").get("all")
+    check(c, "%s: gen 2: the file's %d pages are in the pool in use at boot" % (name, DATA),
+          start is not None and start[:3] == (POOL, POOL - DATA, 0), start)
+    check(c, "%s: gen 2: they stay in use after the sessions are retrieved and closed"
+          % name, after is not None and after[:3] == (POOL, POOL - DATA, 0), after)
+    back = g2.grep(r"hugetlb_luo: .*(released to the pool|back in the pool)")
+    check(c, "%s: gen 2 gives none of them back" % name, not back, "; ".join(back))
+    return c
+
+
 def scenario(row):
     return ("corrupt-" + row[0], lambda ctx: damaged(ctx, *row))
 
@@ -261,4 +305,5 @@ SCENARIOS = [scenario(row) for row in CLASSES] + [
     ("corrupt-hugetlb-luo-missing", lambda ctx: unclaimed(ctx, "missing")),
     ("corrupt-hugetlb-luo-rejected", lambda ctx: unclaimed(ctx, "rejected")),
     ("hugetlb-luo-off", lambda ctx: unclaimed(ctx, "off")),
+    ("corrupt-hugetlb-session-dropped", session_dropped),
 ]

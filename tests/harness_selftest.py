@@ -187,6 +187,16 @@ def selftest(ctx):
                                [scans.get(x, x) if isinstance(x, str) else x for x in checks], skip)]
         check(c, "%s: run.py: %s" % (name, what), got == want, repr(got))
 
+    # a failing check whose detail is no string (pool counts) is printed
+    # with it, as text: run.py once died on such a detail, and the run
+    # with it, only when the check failed
+    cc = []
+    scenarios.check(cc, "s: pools", False, (48, 24, 0, 0))
+    line = ["%-5s %s%s" % (st, cname, (": " + detail) if detail else "")
+            for st, cname, detail, _ in runner.verdicts(EXPECT, "s", cc, None)]
+    check(c, "%s: a failing check with a tuple for its detail is reported with it" % name,
+          line == ["FAIL  s: pools: (48, 24, 0, 0)"], repr(line))
+
     # the sparse scenarios' predicted failure
     for what, lines, want in SPARSE_CASES:
         got = scenarios.predicted_failure(khovm.parse("\n".join(lines)))

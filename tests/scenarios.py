@@ -89,7 +89,9 @@ class Ctx:
 
 
 def check(checks, name, ok, detail=""):
-    checks.append((name, bool(ok), detail))
+    # a detail that is no string (a tuple of pool counts, say) is shown as
+    # its repr: run.py prints it after the name when the check fails
+    checks.append((name, bool(ok), detail if isinstance(detail, str) else repr(detail)))
     return ok
 
 
