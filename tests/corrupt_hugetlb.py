@@ -112,15 +112,21 @@ CLASSES = [
 ]
 
 
-def damaged(ctx, cls, lines, free):
+def two_sessions(ctx, name, cls, more=""):
+    """Boot name: the two sessions of the top on two nodes, the state
+    damaged at kexec by class cls (khot.corrupt)."""
     if not ctx.args.selftest_initrd:
         raise Skip("needs --selftest-initrd (luo-fill)")
-    c = []
+    return ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 khot.luo_huge=2M "
+                    "hugepagesz=2M hugepages=%d khot.luo_extra=%d khot.corrupt=%s%s"
+                    % (POOL, EXTRA, cls, more), gens=2, mem="1G", numa=["512M", "512M"],
+                    initrd=ctx.args.selftest_initrd)
+
+
+def damaged(ctx, cls, lines, free):
     name = "corrupt-" + cls
-    run = ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 khot.luo_huge=2M "
-                   "hugepagesz=2M hugepages=%d khot.luo_extra=%d khot.corrupt=%s%s"
-                   % (POOL, EXTRA, cls, frames(ctx)), gens=2, mem="1G", numa=["512M", "512M"],
-                   initrd=ctx.args.selftest_initrd)
+    run = two_sessions(ctx, name, cls, frames(ctx))
+    c = []
     reached = gen_checks(c, run, name, 2)
     kho_checks(c, name, reached)
     if not reached:
@@ -260,14 +266,9 @@ def unclaimed(ctx, how):
 
 
 def session_dropped(ctx):
-    if not ctx.args.selftest_initrd:
-        raise Skip("needs --selftest-initrd (luo-fill)")
-    c = []
     name = "corrupt-hugetlb-session-dropped"
-    run = ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 khot.luo_huge=2M "
-                   "hugepagesz=2M hugepages=%d khot.luo_extra=%d khot.corrupt=luo-file-count"
-                   % (POOL, EXTRA), gens=2, mem="1G", numa=["512M", "512M"],
-                   initrd=ctx.args.selftest_initrd)
+    run = two_sessions(ctx, name, "luo-file-count")
+    c = []
     reached = gen_checks(c, run, name, 2)
     kho_checks(c, name, reached)
     if len(reached) < 2:
