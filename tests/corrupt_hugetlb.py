@@ -123,6 +123,15 @@ def two_sessions(ctx, name, cls, more=""):
                     initrd=ctx.args.selftest_initrd)
 
 
+def damaged_at_kexec(c, name, g1, cls, what):
+    """Gen 1 preserved both sessions and the knob damaged class cls."""
+    check(c, "%s: gen 1 preserved both sessions and damaged %s" % (name, what),
+          "preserved 64 MiB" in (g1.fact("luo_fill") or "")
+          and "preserved %d MiB" % EXTRA in (g1.fact("luo_extra_fill") or "")
+          and g1.grep(r"test: live update state corrupted on purpose: %s$" % re.escape(cls)),
+          "; ".join(g1.grep(r"test: live update state")) or g1.fact("luo_fill") or "")
+
+
 def damaged(ctx, cls, lines, free):
     name = "corrupt-" + cls
     run = two_sessions(ctx, name, cls, frames(ctx))
@@ -132,11 +141,7 @@ def damaged(ctx, cls, lines, free):
     if not reached:
         return c
     g1 = reached[0]
-    check(c, "%s: gen 1 preserved both sessions and damaged the HugeTLB state at kexec" % name,
-          "preserved 64 MiB" in (g1.fact("luo_fill") or "")
-          and "preserved %d MiB" % EXTRA in (g1.fact("luo_extra_fill") or "")
-          and g1.grep(r"test: live update state corrupted on purpose: %s$" % re.escape(cls)),
-          "; ".join(g1.grep(r"test: live update state")) or g1.fact("luo_fill") or "")
+    damaged_at_kexec(c, name, g1, cls, "the HugeTLB state at kexec")
     if len(reached) < 2:
         return c
     g2 = reached[1]
@@ -273,12 +278,8 @@ def session_dropped(ctx):
     kho_checks(c, name, reached)
     if len(reached) < 2:
         return c
-    g1, g2 = reached[0], reached[1]
-    check(c, "%s: gen 1 preserved both sessions and damaged the first one's file count"
-          % name, "preserved 64 MiB" in (g1.fact("luo_fill") or "")
-          and "preserved %d MiB" % EXTRA in (g1.fact("luo_extra_fill") or "")
-          and g1.grep(r"test: live update state corrupted on purpose: luo-file-count$"),
-          "; ".join(g1.grep(r"test: live update state")) or g1.fact("luo_fill") or "")
+    g2 = reached[1]
+    damaged_at_kexec(c, name, reached[0], "luo-file-count", "the first one's file count")
     dropped = g2.grep(r"luo: dropped \d+ of \d+ incoming sessions")
     check(c, "%s: gen 2 drops the HugeTLB memfd's session alone, once" % name,
           len(dropped) == 1 and "dropped 1 of 2 incoming sessions" in dropped[0],
