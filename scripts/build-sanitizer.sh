@@ -3,9 +3,9 @@
 # write the exit status to <status file> once done: ./kho test runs this
 # at nice 19 in the background while the VM scenarios run.
 #
-#   scripts/build-sanitizer.sh <tree> <base tree> <7.3 bzImage> <status file>
+#   scripts/build-sanitizer.sh <tree> <status file>
 . "$(dirname "$0")/lib.sh"
-tree=$1 base=$2 up=$3 rcf=$4
+tree=$1 rcf=$2
 out=$tree/.kho-out-debug
 set +e
 (
@@ -18,8 +18,7 @@ set +e
 	KHO_OUTDIR=.kho-out-debug nice -n 19 "$TOP/scripts/build-kernel.sh" "$tree" \
 		"$TOP/configs/kunit.fragment" "$TOP/configs/debug.fragment"
 	"$TOP/scripts/mkinitramfs.sh" "$BUILD/initrd-debug.cpio.gz" "$out/arch/x86/boot/bzImage" \
-		base="$base/.kho-out/arch/x86/boot/bzImage" v73="$up" \
-		ours="$tree/.kho-out/arch/x86/boot/bzImage" /selftests="$BUILD/selftests"
+		/selftests="$BUILD/selftests"
 )
 rc=$?
 echo "$rc" > "$rcf.tmp" && mv "$rcf.tmp" "$rcf"

@@ -24,7 +24,7 @@ log "step 4d/5: the sanitizer kernel (KASAN, UBSAN, lockdep: configs/debug.fragm
 dbg=$tree/.kho-out-debug/arch/x86/boot/bzImage
 rm -f "$BUILD"/debug-build*.rc "$BUILD"/debug-build*.rc.tmp
 dbgrc=$BUILD/debug-build.$$.rc
-setsid "$TOP/scripts/build-sanitizer.sh" "$tree" "$base" "$up" "$dbgrc" > "$BUILD/debug-build.log" 2>&1 &
+setsid "$TOP/scripts/build-sanitizer.sh" "$tree" "$dbgrc" > "$BUILD/debug-build.log" 2>&1 &
 dbgpid=$!
 trap 'kill -TERM -- -"$dbgpid" 2>/dev/null || true' EXIT
 trap 'exit 130' INT TERM

@@ -35,6 +35,10 @@ MIB32_KB = 32 * 1024
 class Arm64Ctx(OtherCtx):
     arch = "arm64"
 
+    def __init__(self, base, tag="arm64"):
+        super().__init__(base, tag)
+        self.images = {}  # the x86 images of the other chains do not boot here
+
     def boot(self, name, append, gens=1, mem="1G", timeout=None, **kw):
         # arm64 emulation under UEFI firmware: slower than x86
         return super().boot(name, append, gens=gens, mem=mem,

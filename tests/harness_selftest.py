@@ -18,6 +18,7 @@ catch, and PASS on the good one, so that none of them passes vacuously:
  - config-matrix: a patch that no config compiles is a failure;
  - tests/run.py's states: unlisted skips, xfail and XPASS, no own check;
  - the coverage tool's own self-test (tests/coverage.py);
+ - the kernel images appended to the initramfs of a chain that names them;
  - luo-fill's data check itself (tests/luo_fill_selftest.c, built for the
    host): every flipped bit found, in both compare paths, with any number
    of threads.
@@ -225,6 +226,24 @@ def selftest(ctx):
                        capture_output=True, text=True)
     check(c, "%s: coverage.py self-test passes" % name,
           p.returncode == 0 and "coverage self-test: ok" in p.stdout, (p.stdout + p.stderr)[-200:])
+
+    # the kernel images a chain names, appended to its initramfs
+    check(c, "%s: the images a chain names are found" % name,
+          khovm.images_named("kho=on khot.chain=v73,bzImage khot.next=/boot/base x.chain=ours")
+          == ["base", "bzImage", "v73"], "")
+    with tempfile.TemporaryDirectory() as d:
+        rd, img = os.path.join(d, "rd.cpio.gz"), os.path.join(d, "v73")
+        open(rd, "wb").write(b"\x1f\x8b" + b"x" * 5)
+        open(img, "wb").write(b"IMAGE")
+        fake = scenarios.Ctx.__new__(scenarios.Ctx)
+        fake.out, fake.images = d, {"v73": img, "base": None}
+        same = fake.images_for("kho=on khot.chain=base,bzImage", rd)
+        check(c, "%s: a chain of images we do not have keeps its initramfs" % name, same == rd, same)
+        got = open(fake.images_for("kho=on khot.chain=v73", rd), "rb").read()
+        # the second archive starts 4-aligned after the first, uncompressed
+        ok = (got.startswith(open(rd, "rb").read()) and got[8:14] == b"070701"
+              and b"boot/v73\0" in got and b"IMAGE" in got and b"TRAILER!!!" in got)
+        check(c, "%s: a chain naming v73 gets it appended as /boot/v73" % name, ok, repr(got[:40]))
 
     # luo-fill's data check, on the host
     ok, detail = luo_fill_selftest(ctx.args.tree or os.path.join(HERE, "..", "build", "linux"))

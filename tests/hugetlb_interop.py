@@ -13,12 +13,9 @@ their struct pages, nothing took them)
 and says why it cannot take the live update state. The scenario
 records what 7.3 does with the shmem session, for the documentation.
 
-The initramfs is the one with luo-fill, and a second cpio archive
-appended to it with stock 7.3 as /boot/v73 (the kernel unpacks
-concatenated archives in order).
+The initramfs is the one with luo-fill; Ctx.boot() appends stock 7.3 to
+it as /boot/v73, which the chain names.
 """
-import gzip
-import os
 import re
 
 from scenarios import Skip, check, gen_checks
@@ -27,46 +24,15 @@ from hugetlb_luo import DATA, UNTOUCHED, pages_are, pfn_flags, pools
 POOL = 32
 
 
-def newc(name, data, mode=0o100644):
-    """One entry of a "newc" cpio archive."""
-    name_b = name.encode() + b"\0"
-    hdr = "070701" + "".join("%08X" % v for v in (
-        0, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name_b), 0))
-    out = hdr.encode() + name_b
-    out += b"\0" * (-len(out) % 4)
-    out += data + b"\0" * (-len(data) % 4)
-    return out
-
-
-def with_73(ctx, out):
-    """The luo-fill initramfs with stock 7.3 appended as /boot/v73."""
-    return with_image(ctx, ctx.args.upstream_kernel, "boot/v73", out)
-
-
-def with_image(ctx, kernel, path, out):
-    """The luo-fill initramfs with the kernel image @kernel appended as
-    @path (made again when either is newer than @out)."""
-    inputs = (kernel, ctx.args.selftest_initrd)
-    if not os.path.exists(out) or any(os.path.getmtime(i) > os.path.getmtime(out) for i in inputs):
-        data = open(kernel, "rb").read()
-        arc = newc(path, data) + newc("TRAILER!!!", b"", 0)
-        with open(out + ".tmp", "wb") as f:
-            f.write(open(ctx.args.selftest_initrd, "rb").read())
-            f.write(gzip.compress(arc, 1))
-        os.replace(out + ".tmp", out)
-    return out
-
-
 def hugetlb_to_73(ctx):
     if not ctx.args.selftest_initrd or not ctx.args.upstream_kernel:
         raise Skip("needs --selftest-initrd (luo-fill) and --upstream-kernel (stock 7.3)")
     c = []
     name = "hugetlb-to-73"
-    initrd = with_73(ctx, os.path.join(ctx.args.out, "initrd-st-v73.cpio.gz"))
     run = ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 khot.luo_huge=2M hugepagesz=2M "
                    "hugepages=%d khot.luo_extra=16 khot.luo_pfns=1 khot.chain=v73" % POOL, gens=2,
                    mem="1G",
-                   initrd=initrd)
+                   initrd=ctx.args.selftest_initrd)
     reached = gen_checks(c, run, name, 2)
     if len(reached) < 2:
         return c

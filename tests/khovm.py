@@ -228,6 +228,44 @@ def printk_text(blob):
     return out
 
 
+def newc(name, data, mode=0o100644):
+    """One entry of a "newc" cpio archive."""
+    name_b = name.encode() + b"\0"
+    hdr = "070701" + "".join("%08X" % v for v in (
+        0, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name_b), 0))
+    out = hdr.encode() + name_b
+    out += b"\0" * (-len(out) % 4)
+    out += data + b"\0" * (-len(data) % 4)
+    return out
+
+
+def with_images(initrd, images, out):
+    """The initramfs @initrd with the files of @images, a list of
+    (path in the archive, file on the host), appended as an uncompressed
+    cpio archive: the kernel unpacks concatenated archives in order, and
+    kernel images do not compress. Made again when an input is newer than
+    @out; returns @out."""
+    inputs = [initrd] + [f for _, f in images]
+    if not os.path.exists(out) or any(os.path.getmtime(i) > os.path.getmtime(out) for i in inputs):
+        arc = b"".join(newc(path, open(f, "rb").read()) for path, f in images)
+        arc += newc("TRAILER!!!", b"", 0)
+        with open(out + ".tmp", "wb") as f:
+            data = open(initrd, "rb").read()
+            f.write(data + b"\0" * (-len(data) % 4))
+            f.write(arc)
+        os.replace(out + ".tmp", out)
+    return out
+
+
+def images_named(append):
+    """The kernel images (names in the guest's /boot) a command line of
+    guest/init kexecs into: khot.next=/boot/NAME and khot.chain=A,B,..."""
+    names = set(re.findall(r"(?:^|\s)khot\.next=/boot/(\S+)", append))
+    for chain in re.findall(r"(?:^|\s)khot\.chain=(\S+)", append):
+        names.update(n for n in chain.split(",") if n)
+    return sorted(names)
+
+
 def run_vm(kernel, initrd, append, logpath, timeout=300, stamps=False, logbuf=None, end_after=None,
            **kw):
     """Boot QEMU and wait for it to end. stamps=True: read the console as

@@ -22,11 +22,9 @@ maps writable" (or "write-sealed") when it has them.
  - base-memfd-noexec: the bare base (gen 1 and gen 2), the shmem memfd:
    it comes back with seals 0x3f for 0x21, the bug and only it.
 """
-import os
 import re
 
 from scenarios import Skip, check, gen_checks, luo_verified
-from hugetlb_interop import with_image
 from hugetlb_luo import huge_verified
 
 MIB = 16
@@ -85,10 +83,9 @@ def base_memfd_noexec(ctx):
         raise Skip("needs --selftest-initrd (luo-fill) and --base-kernel")
     c = []
     name = "base-memfd-noexec"
-    initrd = with_image(ctx, ctx.args.base_kernel, "boot/base",
-                        os.path.join(ctx.args.out, "initrd-st-base.cpio.gz"))
     run = ctx.boot(name, "kho=on liveupdate=on khot.luo_noexec=1 khot.luo_mib=%d khot.chain=base"
-                   % MIB, gens=2, mem="1G", kernel=ctx.args.base_kernel, initrd=initrd)
+                   % MIB, gens=2, mem="1G", kernel=ctx.args.base_kernel,
+                   initrd=ctx.args.selftest_initrd)
     reached = gen_checks(c, run, name, 2)
     if len(reached) < 2:
         return c

@@ -127,7 +127,7 @@ def build(args, wt, log, frag=""):
     out = os.path.dirname(log)
     rd, st = os.path.join(out, "initrd.cpio.gz"), os.path.join(out, "initrd-st.cpio.gz")
     mk = os.path.join(TOP, "scripts/mkinitramfs.sh")
-    if (sh([mk, rd, kernel, "base=" + args.base_kernel, "v73=" + args.upstream_kernel], log) or
+    if (sh([mk, rd, kernel], log) or
             sh([mk, st, kernel, "/selftests=" + args.selftests], log)):
         return None, "mkinitramfs failed (see %s)" % os.path.relpath(log)
     return (kernel, rd, st), None

@@ -119,14 +119,14 @@ def main():
     ap.add_argument("--base-initrd")
     ap.add_argument("--tree", help="kernel tree with the series (kunit.py, static checks)")
     ap.add_argument("--base-tree", help="kernel tree of the bare base (static checks)")
-    ap.add_argument("--upstream-kernel", help="bzImage of stock 7.3 (interop); the series "
-                    "initrd must carry it as /boot/v73")
+    ap.add_argument("--upstream-kernel", help="bzImage of stock 7.3 (interop); appended "
+                    "as /boot/v73 to the initrd of a chain that names it")
     ap.add_argument("--selftest-initrd", help="initrd of the series kernel with upstream's "
                     "liveupdate selftests in /selftests (scripts/build-selftests.sh)")
     ap.add_argument("--debug-kernel", help="bzImage of the sanitizer kernel "
                     "(configs/debug.fragment); the debug-* scenarios run on it")
     ap.add_argument("--debug-initrd", help="initrd for --debug-kernel (with selftests, "
-                    "base and v73 images)")
+                    "no other kernel image: base, v73 and ours are appended as needed)")
     ap.add_argument("--debug-ready", help="file the background build of --debug-kernel "
                     "writes its exit status to (scripts/test-all.sh); the debug-* "
                     "scenarios run last and wait for it")

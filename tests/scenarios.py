@@ -63,6 +63,23 @@ class Ctx:
         self.args = args
         self.out = args.out
         self.runs = []
+        # kernel images a chain may kexec into besides the booted one
+        # (guest/init's khot.next and khot.chain), by their name in /boot:
+        # appended to the initramfs of a boot that names them (images_for),
+        # so that every other boot carries one kernel image, not three,
+        # through each generation's kexec
+        self.images = {"base": args.base_kernel, "v73": args.upstream_kernel,
+                       "ours": args.kernel}
+
+    def images_for(self, append, initrd):
+        """@initrd, or a copy of it with the kernel images @append names
+        appended in /boot (made once per run in the results directory)."""
+        names = [n for n in khovm.images_named(append) if self.images.get(n)]
+        if not names:
+            return initrd
+        stem = os.path.basename(initrd).split(".")[0]
+        out = os.path.join(self.out, "%s+%s.cpio.gz" % (stem, "+".join(names)))
+        return khovm.with_images(initrd, [("boot/" + n, self.images[n]) for n in names], out)
 
     def boot(self, name, append, gens=1, mem="1G", kernel=None, initrd=None, timeout=None,
              reports_ok=None, **kw):
@@ -70,7 +87,7 @@ class Ctx:
         reports this boot is expected to show (e.g. the failure a test
         predicts); any other report fails the scenario."""
         kernel = kernel or self.args.kernel
-        initrd = initrd or self.args.initrd
+        initrd = self.images_for(append, initrd or self.args.initrd)
         # KUnit runs at boot in the series test kernel; only the kunit
         # scenario needs it (3 s of every boot under TCG otherwise).
         if "kunit.enable=" not in append:
@@ -1013,6 +1030,7 @@ class OtherCtx(Ctx):
         a.kernel = getattr(a, tag + "_kernel")
         a.initrd = a.selftest_initrd = getattr(a, tag + "_initrd")
         super().__init__(a)
+        self.images = dict(base.images)  # "ours" stays the plain series
         self.out = os.path.join(base.out, tag)
         os.makedirs(self.out, exist_ok=True)
 
