@@ -37,6 +37,17 @@
  *                                      pages of the pool then, write
  *                                      "max" to FILE (the limit) and
  *                                      retrieve again in the same session
+ *   --fault N                          with --check --huge: the retrieve's
+ *                                      page cache insertion after the
+ *                                      first N fails once with ENOMEM
+ *                                      (fail_function on
+ *                                      __filemap_add_folio: the next
+ *                                      N + 1 calls in the whole guest,
+ *                                      which is quiet while luo-fill
+ *                                      runs); the first retrieve must be
+ *                                      refused: print its error and the
+ *                                      pool's free pages then, and
+ *                                      retrieve again in the same session
  *   --rehearse                         with --huge: before the real
  *                                      preserve, one that is refused
  *                                      (a page past the end) and one
@@ -188,6 +199,60 @@ static int rehearsal;
 static int noexec;
 /* --retry FILE: the cgroup limit to lift after a refused retrieve */
 static const char *retry_path;
+/* --fault N: insertions into the page cache that succeed before one fails */
+static long fault_after = -1;
+
+static int write_knob(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	if (fputs(val, f) < 0) {
+		fclose(f);
+		return -1;
+	}
+	return fclose(f) ? -1 : 0;
+}
+
+#define FEI "/sys/kernel/debug/fail_function/"
+
+/*
+ * --fault: arm fail_function so that the page cache insertion after the
+ * next fault_after ones fails, once, with -ENOMEM. Not per task: on x86 a
+ * kprobe without ftrace runs from int3, where the task filter never sees
+ * a task. The guest does nothing else meanwhile; the kernel's message
+ * names the page that failed, and a test checks it is the one expected.
+ */
+static int arm_fault(void)
+{
+	char space[24], retval[24];
+
+	/* "space" lets calls pass while it is more than one */
+	snprintf(space, sizeof(space), "%ld\n", fault_after + 1);
+	snprintf(retval, sizeof(retval), "%#llx\n", (unsigned long long)-ENOMEM);
+	if (write_knob(FEI "inject", "__filemap_add_folio\n") ||
+	    write_knob(FEI "__filemap_add_folio/retval", retval) ||
+	    write_knob(FEI "task-filter", "N\n") || write_knob(FEI "verbose", "1\n") ||
+	    write_knob(FEI "space", space) || write_knob(FEI "times", "1\n") ||
+	    write_knob(FEI "probability", "100\n"))
+		return die("arm fail_function");
+	return 0;
+}
+
+/* --fault: the fault must have fired (times down to 0); disarm it */
+static int disarm_fault(void)
+{
+	long left = read_num(FEI "times", NULL);
+
+	if (write_knob(FEI "inject", "!__filemap_add_folio\n"))
+		return die("disarm fail_function");
+	if (left != 0) {
+		printf("luo-fill: FAIL the injected fault did not fire (times left %ld)\n", left);
+		return 1;
+	}
+	return 0;
+}
 
 /*
  * --cgroup: "; cgroup PATH LABEL: hugetlb A rsvd B memcg C" appended to
@@ -728,26 +793,33 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	if (ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &rs))
 		return die("retrieve session");
 	rf.token = TOKEN;
-	if (retry_path) {
-		/* --retry: refused first, and nothing of it may stay charged */
+	if (fault_after >= 0 && arm_fault())
+		return 1;
+	if (retry_path || fault_after >= 0) {
+		/* --retry, --fault: refused first, and nothing of it may stay charged */
 		int err;
 
-		if (!ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf))
+		if (!ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf)) {
 			return die("retrieve memfd: not refused");
+		}
 		err = errno;
+		if (fault_after >= 0 && disarm_fault())
+			return 1;
 		snprintf(refused, sizeof(refused), "; retrieve refused (%s), %ld free pages then",
 			 strerror(err), pool_free(huge));
 		cgroup_charges("refused", charges, sizeof(charges));
-		f = fopen(retry_path, "w");
-		if (!f)
-			return die("open the cgroup limit");
-		if (fputs("max\n", f) < 0 || fclose(f))
-			return die("lift the cgroup limit");
+		if (retry_path) {
+			f = fopen(retry_path, "w");
+			if (!f)
+				return die("open the cgroup limit");
+			if (fputs("max\n", f) < 0 || fclose(f))
+				return die("lift the cgroup limit");
+		}
 	}
 	if (ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf)) {
 		int err = errno, again = 0;
 
-		if (retry_path)
+		if (retry_path || fault_after >= 0)
 			return die("retrieve memfd again");
 		/*
 		 * Once more, as is: a final error must come back as it was, a
@@ -889,7 +961,7 @@ static int discard(int luo)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 64K|2M|32M|1G [--dense] [--pfns FILE] [--cgroup [--retry FILE]] [--rehearse]] [--noexec] <MiB>\n");
+	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 64K|2M|32M|1G [--dense] [--pfns FILE] [--cgroup [--retry FILE]] [--fault N] [--rehearse]] [--noexec] <MiB>\n");
 	return 2;
 }
 
@@ -921,6 +993,8 @@ int main(int argc, char **argv)
 			pfns_path = argv[++i];
 		else if (!strcmp(argv[i], "--retry") && i + 2 < argc)
 			retry_path = argv[++i];
+		else if (!strcmp(argv[i], "--fault") && i + 2 < argc)
+			fault_after = strtol(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--huge") && i + 2 < argc) {
 			i++;
 			if (!strcmp(argv[i], "64K"))
@@ -943,7 +1017,8 @@ int main(int argc, char **argv)
 	}
 	if (i != argc - 1 || (checking && gaps) || (huge && gaps) || (dense && !huge) ||
 	    (pfns_path && (checking || !huge)) || (cgroup && !huge) ||
-	    (noexec && (pfns_path || rehearsal)) || (retry_path && (!checking || !cgroup)))
+	    (noexec && (pfns_path || rehearsal)) || (retry_path && (!checking || !cgroup)) ||
+	    (fault_after >= 0 && (!checking || !huge || retry_path)))
 		return usage();
 	mib = strtoull(argv[i], NULL, 0);
 	if (!mib || mib > (1ULL << 20) || (huge && (mib << 20) % huge)) {
