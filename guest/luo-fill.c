@@ -800,6 +800,8 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 		int err;
 
 		if (!ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf)) {
+			if (fault_after >= 0)
+				disarm_fault();
 			return die("retrieve memfd: not refused");
 		}
 		err = errno;

@@ -4,11 +4,13 @@
 fail_function (configs/kunit.fragment) makes the page cache insertion
 after the next five fail once with -ENOMEM (luo-fill --fault, guest/init
 khot.luo_fault=5; the guest does nothing else meanwhile, and the kernel's
-message must name the page expected), in gen 2's check of the 64 MiB file of 2 MiB pages (24 pages, 8 holes; data
-pages are huge pages 0-2, 4-6, ...: the sixth is huge page 6). Five pages
-are then in the new file, with their reservation regions, and charged to
-the cgroup vm. The kernel must take each out again, uncharge every page,
-hold the file's pages again and keep the file preserved:
+message must name the page expected), in gen 2's check of the 64 MiB
+file of 2 MiB pages (24 pages, 8 holes; data pages are huge pages 0-2,
+4-6, ...: the sixth is huge page 6). All 24 pages are then charged to
+the cgroup vm (the retrieve charges every page before any goes into the
+file) and five are in the new file, with their reservation regions. The
+kernel must take those out again, uncharge every page, hold the file's
+pages again and keep the file preserved:
 
  - the first retrieve fails with ENOMEM, the kernel names the page once
    (offset 6 * 2 MiB), and warns of nothing else;

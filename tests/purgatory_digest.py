@@ -148,8 +148,11 @@ def digest_signed(ctx):
     run = refused_boot(ctx, name, "kho=on kho_skip_digest=1 khot.next=%s khot.segcorrupt=1"
                        % SIGNED)
     g1 = run.gens[0] if run.gens else None
+    # kexec_load names the image before the load; kexec_exec follows a load that worked
     check(c, "%s: gen 1 loaded the signed image" % name,
-          g1 and g1.fact("kexec_load") == SIGNED, g1.fact("kexec_load") if g1 else "no gen 1")
+          g1 and g1.fact("kexec_load") == SIGNED and g1.fact("kexec_exec") is not None,
+          "%s, %s" % (g1.fact("kexec_load"), g1.fact("kexec_exec") or g1.fact("kexec_failed"))
+          if g1 else "no gen 1")
     corrupted(c, name, g1)
     kept_because(c, name, g1, "its signature was verified")
     refused(c, name, run)
