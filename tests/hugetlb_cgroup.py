@@ -102,17 +102,23 @@ def hugetlb_cgroup(ctx):
     line = g.fact("luo_check") or ""
     check(c, "%s: gen 2 has the HugeTLB file back, every byte" % name,
           hugetlb_luo.huge_verified(g, MIB), line or "no luo_check")
-    got = charges(line)
+    retrieved_checks(c, name, charges(line), filled, "retrieved in vm")
+    check(c, "%s: gen 2: with the file closed vm is charged nothing" % name,
+          counters(g, "checked") == (0, 0, 0, 0, 0), counters(g, "checked"))
+    return c
+
+
+def retrieved_checks(c, name, got, filled, how):
+    """Gen 2's file (luo-fill's charges got), retrieved as how says,
+    charges vm its data pages of usage, reservation and memcg, and mapped
+    again what the fresh file charged in gen 1 (filled)."""
     want = ("/vm", DATA * HUGE, DATA * HUGE, DATA * HUGE)
-    check(c, "%s: gen 2: retrieved in vm, the file charges it %d pages of usage, "
-          "reservation and memcg" % (name, DATA), got.get("retrieved") == want,
+    check(c, "%s: gen 2: %s, the file charges vm %d pages of usage, reservation and memcg"
+          % (name, how, DATA), got.get("retrieved") == want,
           "%s, want %s" % (got.get("retrieved"), want))
     check(c, "%s: gen 2: mapped again, vm's charges are gen 1's (the holes reserved)"
           % name, filled is not None and got.get("mapped again") == filled,
           "%s, gen 1 %s" % (got.get("mapped again"), filled))
-    check(c, "%s: gen 2: with the file closed vm is charged nothing" % name,
-          counters(g, "checked") == (0, 0, 0, 0, 0), counters(g, "checked"))
-    return c
 
 
 def refused(ctx, name, append, errnos, offset=None, times=1):

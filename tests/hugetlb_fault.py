@@ -72,13 +72,7 @@ def hugetlb_fault_insert(ctx):
           got.get("refused") == ("/vm", 0, 0, 0), got.get("refused"))
     check(c, "%s: gen 2: the same session's second retrieve has the file back, every byte"
           % name, hugetlb_luo.huge_verified(g, MIB), line or "no luo_check")
-    want_ch = ("/vm", DATA * HUGE, DATA * HUGE, DATA * HUGE)
-    check(c, "%s: gen 2: retrieved the second time, the file charges vm %d pages of "
-          "usage, reservation and memcg" % (name, DATA), got.get("retrieved") == want_ch,
-          "%s, want %s" % (got.get("retrieved"), want_ch))
-    check(c, "%s: gen 2: mapped again, vm's charges are gen 1's (the holes reserved)"
-          % name, filled is not None and got.get("mapped again") == filled,
-          "%s, gen 1 %s" % (got.get("mapped again"), filled))
+    hugetlb_cgroup.retrieved_checks(c, name, got, filled, "retrieved the second time")
     checked = pools(g, "checked").get("all")
     check(c, "%s: gen 2: with the file closed every page is free, none reserved" % name,
           checked == (POOL, POOL, 0, 0), checked)
