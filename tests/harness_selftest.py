@@ -227,6 +227,14 @@ def selftest(ctx):
     check(c, "%s: coverage.py self-test passes" % name,
           p.returncode == 0 and "coverage self-test: ok" in p.stdout, (p.stdout + p.stderr)[-200:])
 
+    # digest-signed's "loaded the signed image": the name alone is no load
+    import purgatory_digest  # noqa: E402 (imports scenarios, as this file does)
+    img = purgatory_digest.SIGNED
+    check(c, "%s: a signed image named and loaded counts as loaded" % name,
+          purgatory_digest.loaded(gen(1, {"kexec_load": img, "kexec_exec": "2"}), img), "")
+    check(c, "%s: a signed image named whose load failed does not" % name,
+          not purgatory_digest.loaded(gen(1, {"kexec_load": img, "kexec_failed": "load: x"}), img), "")
+
     # the kernel images a chain names, appended to its initramfs
     check(c, "%s: the images a chain names are found" % name,
           khovm.images_named("kho=on khot.chain=v73,bzImage khot.next=/boot/base x.chain=ours")

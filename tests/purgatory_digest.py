@@ -135,6 +135,13 @@ def kept_because(c, name, g1, why):
 SIGNED = "/boot/bzImage.signed"
 
 
+def loaded(g, image):
+    """Generation g loaded image for its kexec: guest/init names the image
+    (kexec_load) before the load, and says kexec_exec only after a load
+    that worked."""
+    return bool(g) and g.fact("kexec_load") == image and g.fact("kexec_exec") is not None
+
+
 def digest_signed(ctx):
     """The sanitizer kernel (KEXEC_SIG, trusting the test key) loads its own
     image signed with that key: the signature binds the segments, so
@@ -148,9 +155,7 @@ def digest_signed(ctx):
     run = refused_boot(ctx, name, "kho=on kho_skip_digest=1 khot.next=%s khot.segcorrupt=1"
                        % SIGNED)
     g1 = run.gens[0] if run.gens else None
-    # kexec_load names the image before the load; kexec_exec follows a load that worked
-    check(c, "%s: gen 1 loaded the signed image" % name,
-          g1 and g1.fact("kexec_load") == SIGNED and g1.fact("kexec_exec") is not None,
+    check(c, "%s: gen 1 loaded the signed image" % name, loaded(g1, SIGNED),
           "%s, %s" % (g1.fact("kexec_load"), g1.fact("kexec_exec") or g1.fact("kexec_failed"))
           if g1 else "no gen 1")
     corrupted(c, name, g1)
