@@ -785,7 +785,6 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	struct statfs sf;
 	struct stat st;
 	double t0, t1;
-	FILE *f;
 	char *m;
 
 	mark("check start");
@@ -810,13 +809,8 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 		snprintf(refused, sizeof(refused), "; retrieve refused (%s), %ld free pages then",
 			 strerror(err), pool_free(huge));
 		cgroup_charges("refused", charges, sizeof(charges));
-		if (retry_path) {
-			f = fopen(retry_path, "w");
-			if (!f)
-				return die("open the cgroup limit");
-			if (fputs("max\n", f) < 0 || fclose(f))
-				return die("lift the cgroup limit");
-		}
+		if (retry_path && write_knob(retry_path, "max\n"))
+			return die("lift the cgroup limit");
 	}
 	if (ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf)) {
 		int err = errno, again = 0;

@@ -30,7 +30,7 @@ import hugetlb_cgroup
 import hugetlb_luo
 from hugetlb_luo import DATA, MIB, check, pools
 
-HUGE = 2 << 20
+HUGE = hugetlb_cgroup.HUGE
 POOL = hugetlb_cgroup.POOL
 AFTER = 5
 # the sixth data page: data pages are huge pages 0-2, 4-6, ...

@@ -5,6 +5,7 @@ reports facts as "KHOT <gen> <key> <value...>" lines; kernel messages of a
 generation are the console lines between its "Linux version" banner and the
 next one. Nothing here decides pass/fail: the scenarios do.
 """
+import hashlib
 import os
 import re
 import subprocess
@@ -239,14 +240,18 @@ def newc(name, data, mode=0o100644):
     return out
 
 
-def with_images(initrd, images, out):
+def with_images(initrd, images, outdir, label):
     """The initramfs @initrd with the files of @images, a list of
     (path in the archive, file on the host), appended as an uncompressed
     cpio archive: the kernel unpacks concatenated archives in order, and
-    kernel images do not compress. Made again when an input is newer than
-    @out; returns @out."""
+    kernel images do not compress. The copy is made in @outdir, named by
+    @label and by the paths, sizes and times of its inputs, so that a copy
+    made from other files is never taken for it; returns its path."""
     inputs = [initrd] + [f for _, f in images]
-    if not os.path.exists(out) or any(os.path.getmtime(i) > os.path.getmtime(out) for i in inputs):
+    key = hashlib.sha1(repr([(os.path.abspath(p), os.stat(p).st_size, os.stat(p).st_mtime_ns)
+                             for p in inputs]).encode()).hexdigest()[:10]
+    out = os.path.join(outdir, "%s-%s.cpio.gz" % (label, key))
+    if not os.path.exists(out):
         arc = b"".join(newc(path, open(f, "rb").read()) for path, f in images)
         arc += newc("TRAILER!!!", b"", 0)
         with open(out + ".tmp", "wb") as f:

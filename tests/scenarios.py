@@ -1,6 +1,5 @@
 """The VM scenarios. Each returns a list of (check name, ok, detail)."""
 import copy
-import hashlib
 import os
 import re
 import subprocess
@@ -74,18 +73,13 @@ class Ctx:
 
     def images_for(self, append, initrd):
         """@initrd, or a copy of it with the kernel images @append names
-        appended in /boot, in the results directory: named by the paths,
-        sizes and times of its inputs, so that a copy made from other files
-        is never taken for it."""
+        appended in /boot, in the results directory (khovm.with_images())."""
         names = [n for n in khovm.images_named(append) if self.images.get(n)]
         if not names:
             return initrd
-        inputs = [initrd] + [self.images[n] for n in names]
-        key = hashlib.sha1(repr([(os.path.abspath(p), os.stat(p).st_size, os.stat(p).st_mtime_ns)
-                                 for p in inputs]).encode()).hexdigest()[:10]
         stem = os.path.basename(initrd).split(".")[0]
-        out = os.path.join(self.out, "%s+%s-%s.cpio.gz" % (stem, "+".join(names), key))
-        return khovm.with_images(initrd, [("boot/" + n, self.images[n]) for n in names], out)
+        return khovm.with_images(initrd, [("boot/" + n, self.images[n]) for n in names],
+                                 self.out, "%s+%s" % (stem, "+".join(names)))
 
     def boot(self, name, append, gens=1, mem="1G", kernel=None, initrd=None, timeout=None,
              reports_ok=None, **kw):
