@@ -174,7 +174,9 @@ def qemu_cmd(kernel, initrd, append, mem="1G", smp=2, numa=None, accel=None, arc
     common = ["-smp", str(smp), "-m", mem, "-nographic", "-no-reboot", "-monitor", mon,
               "-serial", "stdio", "-display", "none", "-nodefaults",
               "-kernel", kernel, "-initrd", initrd]
-    opts = "panic=-1 oops=panic loglevel=7 " + append
+    # retain_initrd: guest/init passes the initramfs it booted from to the
+    # next kernel as it is (/sys/firmware/initrd), not packed again
+    opts = "panic=-1 oops=panic loglevel=7 retain_initrd " + append
     if arch == "arm64":
         # pauth-impdef: TCG's architected pointer authentication is slow
         fw = fw or os.environ.get("KHO_ARM64_FW", "uefi")
