@@ -5,6 +5,8 @@ in scratch, in the first kernel or in a KHO boot.
 hugetlb-cma-kho: a KHO boot must put its area somewhere else when a page
 of the previous kernel's area is preserved, and never in the scratch
 areas it hands on (a page there could not be preserved again).
+hugetlb-cma-kho-shmem: nor over preserved pages not reserved yet (fix 1):
+with no room left by them, no area at all.
 
 A 6 GiB guest with hugetlb_cma=2G and automatic scratch. The bare base
 counts the 2 GiB area among the kernel's early reservations and asks for
@@ -159,6 +161,10 @@ def hugetlb_cma_kho_shmem(ctx):
     reserved the area in two ranges, 1 GiB of it in scratch."""
     name, gens, mib, shm = "hugetlb-cma-kho-shmem", 2, 1024, 1024
     c, reached = kho_boots(ctx, name, gens, mib, "10G", {1: AREA}, "khot.luo_shmem=%d" % shm)
+    for g in reached[:1]:
+        check(c, "%s: gen 1 reserved its 2048 MiB area" % name,
+              g.grep(r"hugetlb_cma: reserved 2048 MiB on node 0"),
+              "; ".join(g.grep(r"hugetlb_cma:|cma: ")))
     for g in reached[1:]:
         said = g.grep(r"hugetlb_cma: |cma: ")
         check(c, "%s: gen %d has no room in memory without preserved pages: no area, and "

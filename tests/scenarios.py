@@ -1212,13 +1212,14 @@ ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
 #    rule, before any digest); digest-signed stands for it;
 #  - hugetlb-2m-scratch: its scratch must hold more than half of a 1 GiB
 #    guest's free memory, which the sanitizer's 3 GiB guest is not;
-#  - hugetlb-cma-kho, -noroom: where the area fits (or does not) follows
-#    from the memory map of a guest without KASAN's shadow.
+#  - hugetlb-cma-kho, -noroom, -shmem: where the area fits (or does not)
+#    follows from the memory map of a guest without KASAN's shadow.
 DEBUG = [n for n, _ in ALL if n not in ("harness-selftest", "mutants-spec", "static", "bisect", "config-matrix", "memblock-sim",
                                         "giga-explicit",
                                         "sparse-tiny-numa", "giga-bigscratch", "giga-bigscratch-late", "interop-to-73",
                                         "interop-from-73", "digest-lockdown", "hugetlb-2m-scratch",
-                                        "hugetlb-cma-kho", "hugetlb-cma-kho-noroom")
+                                        "hugetlb-cma-kho", "hugetlb-cma-kho-noroom",
+                                        "hugetlb-cma-kho-shmem")
          and not n.startswith(("base-", "ext-", "giga-nodes-", "sparse-asym-", "early-",
                                  "kunit-tool-", "distro-", "arm64-"))]
 # Scenarios only the full mode runs (./kho test --full), to keep the default
