@@ -82,6 +82,29 @@ def kho_boots(ctx, name, gens, mib, mem, cma_area, extra=""):
     return c, reached
 
 
+def area_reserved(c, name, g):
+    """Generation g reserved its whole area."""
+    check(c, "%s: gen %d reserved its 2048 MiB area" % (name, g.index),
+          g.grep(r"hugetlb_cma: reserved 2048 MiB on node 0"),
+          "; ".join(g.grep(r"hugetlb_cma:|cma: ")))
+
+
+def no_area(c, name, g, where):
+    """Generation g found no room for its area (where: what had none) and
+    reserved none, saying so, rather than put it elsewhere."""
+    check(c, "%s: gen %d has no room %s: no area, and says so" % (name, g.index, where),
+          g.grep(r"cma: Failed to reserve 2048 MiB")
+          and g.grep(r"hugetlb_cma: reservation failed: err -12, node 0")
+          and not g.grep(r"hugetlb_cma: reserved"), "; ".join(g.grep(r"hugetlb_cma: |cma: ")))
+
+
+def file_back(c, name, g, mib):
+    """Generation g has the 1 GiB-page file of mib MiB back, every byte."""
+    check(c, "%s: gen %d has the file back, every byte" % (name, g.index),
+          hugetlb_luo.huge_verified(g, mib, hugetlb_luo.GIG_KB),
+          g.fact("luo_check") or "no luo_check")
+
+
 def hugetlb_cma_kho(ctx):
     """hugetlb_cma=2G in a 10 GiB guest with a 2 GiB global scratch
     area (kho_scratch=16M,2G,16M, as a host that sizes scratch itself),
@@ -104,9 +127,7 @@ def hugetlb_cma_kho(ctx):
     name, gens, mib, gig = "hugetlb-cma-kho", 3, 1024, "1048576kB"
     c, reached = kho_boots(ctx, name, gens, mib, "10G", AREA)
     for g in reached:
-        check(c, "%s: gen %d reserved its 2048 MiB area" % (name, g.index),
-              g.grep(r"hugetlb_cma: reserved 2048 MiB on node 0"),
-              "; ".join(g.grep(r"hugetlb_cma:|cma: ")))
+        area_reserved(c, name, g)
         check(c, "%s: gen %d: no HugeTLB page in scratch with the pool grown" % (name, g.index),
               g.fact("huge_in_scratch") == "0", g.fact("huge_in_scratch"))
         start = hugetlb_luo.pools(g, "start", gig).get("all")
@@ -115,9 +136,7 @@ def hugetlb_cma_kho(ctx):
             name, g.index, "" if g.index == 1 else ", the preserved one in use"),
               start is not None and start[:3] == want, str(start))
         if g.index > 1:
-            check(c, "%s: gen %d has the file back, every byte" % (name, g.index),
-                  hugetlb_luo.huge_verified(g, mib, hugetlb_luo.GIG_KB),
-                  g.fact("luo_check") or "no luo_check")
+            file_back(c, name, g, mib)
     return c
 
 
@@ -134,17 +153,9 @@ def hugetlb_cma_kho_noroom(ctx):
     if len(reached) < 2:
         return c
     g1, g2 = reached
-    check(c, "%s: gen 1 reserved its 2048 MiB area" % name,
-          g1.grep(r"hugetlb_cma: reserved 2048 MiB on node 0"),
-          "; ".join(g1.grep(r"hugetlb_cma:|cma: ")))
-    said = g2.grep(r"hugetlb_cma: |cma: ")
-    check(c, "%s: gen 2 has no room outside scratch: no area, and says so" % name,
-          g2.grep(r"cma: Failed to reserve 2048 MiB")
-          and g2.grep(r"hugetlb_cma: reservation failed: err -12, node 0")
-          and not g2.grep(r"hugetlb_cma: reserved"), "; ".join(said))
-    check(c, "%s: gen 2 has the file back, every byte" % name,
-          hugetlb_luo.huge_verified(g2, mib, hugetlb_luo.GIG_KB),
-          g2.fact("luo_check") or "no luo_check")
+    area_reserved(c, name, g1)
+    no_area(c, name, g2, "outside scratch")
+    file_back(c, name, g2, mib)
     return c
 
 
@@ -162,21 +173,12 @@ def hugetlb_cma_kho_shmem(ctx):
     name, gens, mib, shm = "hugetlb-cma-kho-shmem", 2, 1024, 1024
     c, reached = kho_boots(ctx, name, gens, mib, "10G", {1: AREA}, "khot.luo_shmem=%d" % shm)
     for g in reached[:1]:
-        check(c, "%s: gen 1 reserved its 2048 MiB area" % name,
-              g.grep(r"hugetlb_cma: reserved 2048 MiB on node 0"),
-              "; ".join(g.grep(r"hugetlb_cma:|cma: ")))
+        area_reserved(c, name, g)
     for g in reached[1:]:
-        said = g.grep(r"hugetlb_cma: |cma: ")
-        check(c, "%s: gen %d has no room in memory without preserved pages: no area, and "
-              "says so" % (name, g.index),
-              g.grep(r"cma: Failed to reserve 2048 MiB")
-              and g.grep(r"hugetlb_cma: reservation failed: err -12, node 0")
-              and not g.grep(r"hugetlb_cma: reserved"), "; ".join(said))
+        no_area(c, name, g, "in memory without preserved pages")
         check(c, "%s: gen %d has the shmem memfd back, every byte" % (name, g.index),
               hugetlb_luo.shmem_verified(g, shm), g.fact("luo_shmem_check") or "no check")
-        check(c, "%s: gen %d has the file back, every byte" % (name, g.index),
-              hugetlb_luo.huge_verified(g, mib, hugetlb_luo.GIG_KB),
-              g.fact("luo_check") or "no luo_check")
+        file_back(c, name, g, mib)
     return c
 
 
