@@ -24,15 +24,26 @@ kernel report:
    has no address and the file's compatible string is one it does not
    know. The file alone is left out with LUO's line, its session stays;
    the preserved pages stay reserved, the pool is allocated afresh;
- - hugetlb-file-order, -size, -index, -pfn, -count, -free: the file's
-   own state (pages of an order no pool has, a size that is no number of
-   its pages, a page past its end, a page named twice, more pages than
-   its list holds, the state copied to memory nobody preserves): the
-   file is refused with one line. Its pages go back to the free pool
-   where the state says which they are (-index, -pfn: all but the page
-   no entry names any more, which stays in use); where it cannot be
-   trusted (-order, -size, -count, -free) they stay in use until the
-   next boot, as the documentation says.
+ - hugetlb-file-order, -size, -index, -pfn, -swap, -count, -free: the
+   file's own state (pages of an order no pool has, a size that is no
+   number of its pages, a page past its end, a page named twice, two
+   pages' frames swapped, more pages than its list holds, the state
+   copied to memory nobody preserves): the file is refused with one
+   line. Its pages go back to the free pool where the state and the
+   list of preserved pages agree on which they are (-index, -pfn: all
+   but the page no entry names any more, which stays in use; -swap: all
+   but the two swapped); where it cannot be trusted (-order, -size,
+   -count, -free) they stay in use until the next boot, as the
+   documentation says. Without the offset check, -swap's file would
+   come back with two pages in each other's place.
+ - hugetlb-file-other: the second session's memfd is a HugeTLB one of
+   the same size (6 pages), and a page of the first file's state names
+   the frame of the second file's page at the same offset: the first
+   file is refused with one line, its other 23 pages go back to the
+   free pool, its own page at that offset stays in use, and the second
+   file comes back every byte. Without the owner check in the list of
+   preserved pages, the first file would take the second's page and the
+   second file would be refused.
  - hugetlb-luo-missing (a scenario of its own: no session comes back):
    LUO's state is gone, the list of preserved pages is not: they are
    taken into the pool and released to it late in boot, as no file can
@@ -67,8 +78,11 @@ RESERVED = ("hugetlb-pool-count", "hugetlb-no-handler")
 FRAME = r"0x[0-9a-f]+"
 
 # the file's first page that is not in the pool, when it is retrieved
-NOT_TAKEN = (r"hugetlb_luo: page at offset \d+ \(frame %s\) is not a preserved page of the "
-             r"pool of its size" % FRAME)
+NOT_TAKEN = (r"hugetlb_luo: page at offset \d+ \(frame %s\) is not a page the pool holds for "
+             r"the file there" % FRAME)
+# the pages of the second session's memfd with khot.luo_extra_huge=2M
+# (luo-fill leaves every fourth page a hole)
+EXTRA_PAGES = EXTRA // 2 * 3 // 4
 
 # class, [lines gen 2 must print once], free pages once the file is refused
 CLASSES = [
@@ -93,8 +107,16 @@ CLASSES = [
      [r"hugetlb_luo: page 0 of 24 is damaged: index 16384, frame %s, in a file of 16384 "
       r"pages of order 9" % FRAME], POOL),
     ("hugetlb-file-pfn",
-     [r"hugetlb_luo: page at offset 2097152 \(frame %s\) is not a preserved page of the pool "
-      r"of its size" % FRAME], POOL - 1),
+     [r"hugetlb_luo: page at offset 2097152 \(frame %s\) is not a page the pool holds for "
+      r"the file there" % FRAME], POOL - 1),
+    ("hugetlb-file-swap",
+     [r"hugetlb_luo: page at offset 0 \(frame %s\) is not a page the pool holds for the file "
+      r"there" % FRAME], POOL - 2),
+    # a pool with room for the second file's pages and holes (the holes
+    # of a file mapped shared stay reserved); the second file is still
+    # held when the first is checked
+    ("hugetlb-file-other", [NOT_TAKEN], POOL + EXTRA // 2 - EXTRA_PAGES - 1,
+     " khot.luo_extra_huge=2M", POOL + EXTRA // 2),
     # 24 entries in a list of one page: 257 pages counted (one more than
     # a page of the list holds), the size grown to hold them
     ("hugetlb-file-count",
@@ -112,14 +134,15 @@ CLASSES = [
 ]
 
 
-def two_sessions(ctx, name, cls, more=""):
+def two_sessions(ctx, name, cls, more="", pool=POOL):
     """Boot name: the two sessions of the top on two nodes, the state
-    damaged at kexec by class cls (khot.corrupt)."""
+    damaged at kexec by class cls (khot.corrupt); more: command line
+    words; pool: the 2 MiB pages asked for."""
     if not ctx.args.selftest_initrd:
         raise Skip("needs --selftest-initrd (luo-fill)")
     return ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 khot.luo_huge=2M "
                     "hugepagesz=2M hugepages=%d khot.luo_extra=%d khot.corrupt=%s%s"
-                    % (POOL, EXTRA, cls, more), gens=2, mem="1G", numa=["512M", "512M"],
+                    % (pool, EXTRA, cls, more), gens=2, mem="1G", numa=["512M", "512M"],
                     initrd=ctx.args.selftest_initrd)
 
 
@@ -132,9 +155,9 @@ def damaged_at_kexec(c, name, g1, cls, what):
           "; ".join(g1.grep(r"test: live update state")) or g1.fact("luo_fill") or "")
 
 
-def damaged(ctx, cls, lines, free):
+def damaged(ctx, cls, lines, free, more="", pool=POOL):
     name = "corrupt-" + cls
-    run = two_sessions(ctx, name, cls, frames(ctx))
+    run = two_sessions(ctx, name, cls, frames(ctx) + more, pool)
     c = []
     reached = gen_checks(c, run, name, 2)
     kho_checks(c, name, reached)
@@ -174,8 +197,10 @@ def damaged(ctx, cls, lines, free):
     m = re.search(r"FAIL retrieve memfd: ([^;]+); again: ([^;]+)", first)
     check(c, "%s: gen 2: a second retrieve of the file fails the same way" % name,
           bool(m) and m.group(1).strip() == m.group(2).strip(), first)
+    other = (huge_verified(g2, EXTRA, fact="luo_extra_check", seed=g2.index + 99)
+             if "luo_extra_huge" in more else extra_verified(g2))
     check(c, "%s: gen 2 has the other session's memfd back, every byte" % name,
-          extra_verified(g2), g2.fact("luo_extra_check") or "no luo_extra_check")
+          other, g2.fact("luo_extra_check") or "no luo_extra_check")
     # where the file's pages are at boot: reserved where the list of them
     # cannot be read, in the pool where the file's own state is damaged
     if frames(ctx) and (cls in RESERVED or cls.startswith("hugetlb-file-")):
@@ -185,11 +210,11 @@ def damaged(ctx, cls, lines, free):
             name, DATA, "untouched: no page flag, not even PG_reserved (not free, not in "
             "the pool)" if res else "head HugeTLB pages taken into the pool"), ok, why)
     start = pools(g2, "start").get("all")
-    check(c, "%s: gen 2 has its pool of %d pages" % (name, POOL),
-          start is not None and start[0] == POOL, start)
+    check(c, "%s: gen 2 has its pool of %d pages" % (name, pool),
+          start is not None and start[0] == pool, start)
     after = pools(g2, "checked").get("all")
     check(c, "%s: gen 2: %d pages free once the file is refused" % (name, free),
-          after is not None and after[:3] == (POOL, free, 0), after)
+          after is not None and after[:3] == (pool, free, 0), after)
     return c
 
 
