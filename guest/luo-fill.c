@@ -30,13 +30,16 @@
  *                                      charged for the memfd's page size:
  *                                      after the fill, after retrieve and
  *                                      once mapped again
- *   --retry FILE                       with --check --huge --cgroup: the
+ *   --retry FILE                       with --check --huge --cgroup, or
+ *                                      --check of a shmem memfd: the
  *                                      first retrieve must be refused (a
  *                                      cgroup limit); print its error,
  *                                      the cgroup's charges and the free
- *                                      pages of the pool then, write
- *                                      "max" to FILE (the limit) and
- *                                      retrieve again in the same session
+ *                                      pages of the pool then (shmem:
+ *                                      the memory.current of luo-fill's
+ *                                      cgroup), write "max" to FILE (the
+ *                                      limit) and retrieve again in the
+ *                                      same session
  *   --fault N                          with --check --huge: the retrieve's
  *                                      page cache insertion after the
  *                                      first N fails once with ENOMEM
@@ -260,25 +263,43 @@ static int disarm_fault(void)
  * for the memfd's page size and the hugetlb line of its memory.stat, in
  * bytes (-1: not readable), PATH being luo-fill's own cgroup (v2).
  */
-static void cgroup_charges(const char *label, char *buf, size_t len)
+/* luo-fill's own cgroup (v2) into cg, "" if none: its "0::PATH" line */
+static void own_cgroup(char *cg, size_t len)
 {
-	char line[128], cg[128] = "", path[256], sz[24];
-	long long hu, rs, mc;
 	FILE *f = fopen("/proc/self/cgroup", "r");
-	size_t used = strlen(buf);
+	char line[128];
 
-	if (!cgroup || used >= len)
-		return;
-	/* the cgroup v2 line, "0::PATH" */
+	cg[0] = 0;
 	while (f && fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "0::", 3)) {
 			line[strcspn(line, "\n")] = 0;
-			snprintf(cg, sizeof(cg), "%s", line + 3);
+			snprintf(cg, len, "%s", line + 3);
 			break;
 		}
 	}
 	if (f)
 		fclose(f);
+}
+
+/* memory.current of luo-fill's own cgroup, in bytes (-1: not readable) */
+static long long memcg_current(void)
+{
+	char cg[128], path[256];
+
+	own_cgroup(cg, sizeof(cg));
+	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.current", cg);
+	return read_num(path, NULL);
+}
+
+static void cgroup_charges(const char *label, char *buf, size_t len)
+{
+	char cg[128], path[256], sz[24];
+	long long hu, rs, mc;
+	size_t used = strlen(buf);
+
+	if (!cgroup || used >= len)
+		return;
+	own_cgroup(cg, sizeof(cg));
 	if (huge >= 1ULL << 30)
 		snprintf(sz, sizeof(sz), "%lluGB", (unsigned long long)(huge >> 30));
 	else if (huge >= 1ULL << 20)
@@ -806,8 +827,12 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 		err = errno;
 		if (fault_after >= 0 && disarm_fault())
 			return 1;
-		snprintf(refused, sizeof(refused), "; retrieve refused (%s), %ld free pages then",
-			 strerror(err), pool_free(huge));
+		if (huge)
+			snprintf(refused, sizeof(refused), "; retrieve refused (%s), %ld free pages then",
+				 strerror(err), pool_free(huge));
+		else
+			snprintf(refused, sizeof(refused), "; retrieve refused (%s), memory.current %lld then",
+				 strerror(err), memcg_current());
 		cgroup_charges("refused", charges, sizeof(charges));
 		if (retry_path && write_knob(retry_path, "max\n"))
 			return die("lift the cgroup limit");
@@ -934,6 +959,8 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	if (huge)
 		printf("; hugetlb, %llu KiB pages%s%s%s", (unsigned long long)(huge >> 10), remap,
 		       refused, charges);
+	else
+		printf("%s", refused);
 	printf("; seals %#x, mode %#o, %s\n", seals, (unsigned int)(st.st_mode & 07777),
 	       writable ? "maps writable" : "write-sealed");
 	return 0;
@@ -1013,7 +1040,7 @@ int main(int argc, char **argv)
 	}
 	if (i != argc - 1 || (checking && gaps) || (huge && gaps) || (dense && !huge) ||
 	    (pfns_path && (checking || !huge)) || (cgroup && !huge) ||
-	    (noexec && (pfns_path || rehearsal)) || (retry_path && (!checking || !cgroup)) ||
+	    (noexec && (pfns_path || rehearsal)) || (retry_path && (!checking || (huge && !cgroup))) ||
 	    (fault_after >= 0 && (!checking || !huge || retry_path)))
 		return usage();
 	mib = strtoull(argv[i], NULL, 0);

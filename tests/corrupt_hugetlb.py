@@ -114,7 +114,9 @@ CLASSES = [
       r"there" % FRAME], POOL - 2),
     # a pool with room for the second file's pages and holes (the holes
     # of a file mapped shared stay reserved); the second file is still
-    # held when the first is checked
+    # held when the first is checked (the free count says so: with the
+    # second file retrieved and closed first, 39 pages would be free, and
+    # its page no longer held could not be claimed by the first)
     ("hugetlb-file-other", [NOT_TAKEN], POOL + EXTRA // 2 - EXTRA_PAGES - 1,
      " khot.luo_extra_huge=2M", POOL + EXTRA // 2),
     # 24 entries in a list of one page: 257 pages counted (one more than
@@ -172,6 +174,16 @@ def damaged(ctx, cls, lines, free, more="", pool=POOL):
         got = g2.grep(want)
         check(c, "%s: gen 2 says once: %s" % (name, want[:60]), len(got) == 1,
               "; ".join(got) or "; ".join(g2.grep(r"hugetlb_luo"))[:400])
+    if cls == "hugetlb-file-other":
+        # the page gen 2 names is the one the knob gave the other file's frame
+        planted = [m.groups() for m in (re.search(
+            r"test: hugetlb-file-other: the page at offset (\d+) named frame (%s)" % FRAME, l)
+            for l in g1.dmesg) if m]
+        named = [m.groups() for m in (re.search(
+            r"page at offset (\d+) \(frame (%s)\) is not a page" % FRAME, l)
+            for l in g2.grep(NOT_TAKEN)) if m]
+        check(c, "%s: gen 2 names the page and frame the knob planted" % name,
+              len(planted) == 1 and named == planted, "planted %s, named %s" % (planted, named))
     if cls.endswith("-free"):
         # the state named is gen 1's copy, not any address
         named = [int(m.group(1), 16) for m in

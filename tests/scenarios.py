@@ -1178,6 +1178,7 @@ import hugetlb_fault  # noqa: E402
 import purgatory_digest  # noqa: E402
 import fault_reserve  # noqa: E402
 import memfd_noexec  # noqa: E402
+import shmem_cgroup  # noqa: E402
 import harness_selftest  # noqa: E402
 import mutants_spec  # noqa: E402
 ALL = harness_selftest.SCENARIOS + mutants_spec.SCENARIOS + ALL
@@ -1187,7 +1188,7 @@ ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
         + kunit_tool.SCENARIOS + distro.SCENARIOS + arm64.SCENARIOS + memfd_runs.SCENARIOS
         + purgatory_digest.SCENARIOS + fault_reserve.SCENARIOS + hugetlb_luo.SCENARIOS
         + corrupt_hugetlb.SCENARIOS + hugetlb_interop.SCENARIOS + hugetlb_cgroup.SCENARIOS
-        + hugetlb_fault.SCENARIOS + memfd_noexec.SCENARIOS)
+        + hugetlb_fault.SCENARIOS + memfd_noexec.SCENARIOS + shmem_cgroup.SCENARIOS)
 
 # Scenarios repeated on the sanitizer kernel (KASAN, UBSAN, lockdep): every
 # one that boots our kernel first (the base-* ones boot the bare base), but
