@@ -37,9 +37,10 @@
  *                                      the cgroup's charges and the free
  *                                      pages of the pool then (shmem:
  *                                      the memory.current of luo-fill's
- *                                      cgroup), write "max" to FILE (the
- *                                      limit) and retrieve again in the
- *                                      same session
+ *                                      cgroup, then and once retrieved),
+ *                                      write "max" to FILE (the limit)
+ *                                      and retrieve again in the same
+ *                                      session
  *   --fault N                          with --check --huge: the retrieve's
  *                                      page cache insertion after the
  *                                      first N fails once with ENOMEM
@@ -802,7 +803,7 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	int threads, first_k = -1, seals, writable;
 	off_t pos;
 	const char *how;
-	char remap[64] = "", charges[400] = "", refused[96] = "";
+	char remap[64] = "", charges[400] = "", refused[160] = "";
 	struct statfs sf;
 	struct stat st;
 	double t0, t1;
@@ -856,6 +857,12 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	}
 	mark("retrieved");
 	cgroup_charges("retrieved", charges, sizeof(charges));
+	if (retry_path && !huge) {
+		size_t used = strlen(refused);
+
+		snprintf(refused + used, sizeof(refused) - used, "; memory.current %lld retrieved",
+			 memcg_current());
+	}
 	if (fstat(rf.fd, &st))
 		return die("fstat");
 	/* what came back is what was preserved: HugeTLB pages of its size, or shmem */

@@ -35,9 +35,9 @@ CONFIG_DEFERRED_STRUCT_PAGE_INIT (configs/deferred.fragment) run the
 (configs/nodebug.fragment; on in the others) runs them as "ours-nodbg".
 --kernel-deferred-nodebug, ours with both fragments, runs them as
 "ours+dsi-nodbg". --kernel-prev, ours without its latest change (a
-kernel of the series as it was before it), runs the part 7 loads as
-"ours-prev": a change measured against the series without it, in the
-same run. --kernels picks kernels by name. Purgatory's
+kernel of the series as it was before it), runs the part 7 loads and
+the 8 GiB memfd as "ours-prev": a change measured against the series
+without it, in the same run. --kernels picks kernels by name. Purgatory's
 digest: ours checks every segment by default, 7.3 skips the digest of
 every KHO kexec; "ours+skip" is ours with kho_skip_digest=1 (patch 53),
 the like-for-like comparison with 7.3 on that point. Rounds go ours,
@@ -72,8 +72,8 @@ LOADS = [  # name, command line, kernels[, the empty handover it adds to]
     ("none, 1 GiB pool of 8", POOL_1G, ("ours", "ours-prev", "7.3")),
     ("none, 2 MiB pool of 4096", POOL_2M, ("ours", "ours-prev", "7.3")),
     ("memfd 1 GiB", "khot.luo_mib=1024", ("ours", "7.3")),
-    ("memfd 8 GiB", "khot.luo_mib=8192", ("ours", "ours+skip", "ours-nodbg", "7.3", "ours+dsi",
-                                         "ours+dsi-nodbg", "7.3+dsi")),
+    ("memfd 8 GiB", "khot.luo_mib=8192", ("ours", "ours-prev", "ours+skip", "ours-nodbg", "7.3",
+                                         "ours+dsi", "ours+dsi-nodbg", "7.3+dsi")),
     ("knob 1 GiB", "khot.bench_mib=1024", ("ours",)),
     ("knob 8 GiB", "khot.bench_mib=8192", ("ours", "ours+dsi")),
     ("memfd 512 MiB, holes", "khot.luo_mib=512 khot.luo_gaps=1", ("ours", "7.3")),
