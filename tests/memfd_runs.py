@@ -62,7 +62,25 @@ def memfd_runs(ctx):
         check(c, "%s: the memfd's frames come in runs (runs <= pages/16)" % name,
               f[0] <= pages // 16, "%d runs in %d pages" % (f[0], pages))
     verified(c, name, reached, mib)
+    back_in_memtotal(c, name, reached, mib)
     return c
+
+
+def back_in_memtotal(c, name, reached, mib):
+    """Every restored folio is handed back to the kernel's accounting
+    (kho_restore_folios() adds it to the managed pages): once the memfd
+    is checked and closed, gen 2's MemTotal is within 8 MiB of gen 1's,
+    where before the check it lacked the memfd's mib MiB."""
+    if len(reached) < 2:
+        return
+    first = reached[0].meminfo("MemTotal")
+    before = reached[1].meminfo("MemTotal")
+    after = reached[1].fact("memtotal_checked")
+    check(c, "%s: gen 2: with the memfd checked and closed, MemTotal is back within 8 MiB "
+          "of gen 1's (before the check it lacked the memfd's %d MiB)" % (name, mib),
+          first and before and after and after.isdigit()
+          and first - before >= (mib - 8) << 10 and abs(first - int(after)) <= 8 << 10,
+          "gen 1 %s kB, gen 2 %s kB before the check, %s kB after" % (first, before, after))
 
 
 def memfd_gaps_numa(ctx):
