@@ -258,12 +258,6 @@ static int disarm_fault(void)
 	return 0;
 }
 
-/*
- * --cgroup: "; cgroup PATH LABEL: hugetlb A rsvd B memcg C" appended to
- * @buf: the usage and reservation counters of PATH's hugetlb controller
- * for the memfd's page size and the hugetlb line of its memory.stat, in
- * bytes (-1: not readable), PATH being luo-fill's own cgroup (v2).
- */
 /* luo-fill's own cgroup (v2) into cg, "" if none: its "0::PATH" line */
 static void own_cgroup(char *cg, size_t len)
 {
@@ -292,6 +286,12 @@ static long long memcg_current(void)
 	return read_num(path, NULL);
 }
 
+/*
+ * --cgroup: "; cgroup PATH LABEL: hugetlb A rsvd B memcg C" appended to
+ * @buf: the usage and reservation counters of PATH's hugetlb controller
+ * for the memfd's page size and the hugetlb line of its memory.stat, in
+ * bytes (-1: not readable), PATH being luo-fill's own cgroup (v2).
+ */
 static void cgroup_charges(const char *label, char *buf, size_t len)
 {
 	char cg[128], path[256], sz[24];
