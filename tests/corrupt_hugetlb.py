@@ -63,7 +63,8 @@ import re
 
 from corrupt_luo import EXTRA, copies_made, extra_verified
 from scenarios import Skip, check, gen_checks, kho_checks
-from hugetlb_luo import TAKEN, UNTOUCHED, huge_verified, pages_are, pfn_flags, pools
+from hugetlb_luo import (TAKEN, UNTOUCHED, huge_verified, pages_are, pfn_flags, pools,
+                         two_small_nodes)
 
 
 def frames(ctx):
@@ -139,15 +140,6 @@ CLASSES = [
 ]
 
 
-def layout(ctx):
-    """Two nodes of 512 MiB; on the sanitizer kernel two of 1.5 GiB: its
-    3 GiB guests give the extra memory to the last node, and a node 0 of
-    512 MiB has no room for its scratch beside KASAN's shadow (KHO off)."""
-    if getattr(ctx, "debug", False):
-        return {"mem": "3G", "numa": ["1536M", "1536M"]}
-    return {"mem": "1G", "numa": ["512M", "512M"]}
-
-
 def two_sessions(ctx, name, cls, more="", pool=POOL):
     """Boot name: the two sessions of the top on two nodes, the state
     damaged at kexec by class cls (khot.corrupt); more: command line
@@ -156,7 +148,7 @@ def two_sessions(ctx, name, cls, more="", pool=POOL):
         raise Skip("needs --selftest-initrd (luo-fill)")
     return ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 khot.luo_huge=2M "
                     "hugepagesz=2M hugepages=%d khot.luo_extra=%d khot.corrupt=%s%s"
-                    % (pool, EXTRA, cls, more), gens=2, **layout(ctx),
+                    % (pool, EXTRA, cls, more), gens=2, **two_small_nodes(ctx),
                     initrd=ctx.args.selftest_initrd)
 
 
@@ -270,7 +262,7 @@ def unclaimed(ctx, how):
     name, extra, fails = UNCLAIMED[how]
     run = ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=64 khot.luo_huge=2M "
                    "hugepagesz=2M hugepages=%d %s%s" % (POOL, extra, frames(ctx)),
-                   gens=2, initrd=ctx.args.selftest_initrd, **layout(ctx))
+                   gens=2, initrd=ctx.args.selftest_initrd, **two_small_nodes(ctx))
     reached = gen_checks(c, run, name, 2)
     kho_checks(c, name, reached)
     if len(reached) < 2:

@@ -180,16 +180,20 @@ def per_node_kept(g, size="%dkB" % HUGE_KB):
     return {n: v[0] - v[1] for n, v in nodes_of(pools(g, "filled", size)).items()}
 
 
+def two_small_nodes(ctx):
+    """Two nodes of 512 MiB; on the sanitizer kernel two of 1.5 GiB: its
+    3 GiB guests give the extra memory to the last node, and a node 0 of
+    512 MiB has no room for its scratch beside KASAN's shadow (KHO off)."""
+    if getattr(ctx, "debug", False):
+        return {"mem": "3G", "numa": ["1536M", "1536M"]}
+    return {"mem": "1G", "numa": ["512M", "512M"]}
+
+
 def hugetlb_2m(ctx):
     name, gens, pool = "hugetlb-2m", 3, 48
     c = []
-    # two nodes of 512 MiB; on the sanitizer kernel two of 1.5 GiB (its
-    # 3 GiB guest would give node 1 all the extra memory, and node 0 would
-    # have no room for its scratch beside KASAN's shadow: KHO off)
-    layout = ({"mem": "3G", "numa": ["1536M", "1536M"]} if getattr(ctx, "debug", False)
-              else {"mem": "1G", "numa": ["512M", "512M"]})
     run = boot(ctx, name, "hugepagesz=2M hugepages=%d khot.luo_extra=16 khot.luo_pfns=1 "
-               "khot.luo_rehearse=1" % pool, gens, **layout)
+               "khot.luo_rehearse=1" % pool, gens, **two_small_nodes(ctx))
     reached = gen_checks(c, run, name, gens)
     common(c, name, reached, gens, expected=PAST_END)
     for g in reached[:gens - 1]:
