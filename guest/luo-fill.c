@@ -30,16 +30,17 @@
  *                                      charged for the memfd's page size:
  *                                      after the fill, after retrieve and
  *                                      once mapped again
- *   --retry FILE                       with --check --huge --cgroup, or
+ *   --retry FILE[=VALUE]               with --check --huge --cgroup, or
  *                                      --check of a shmem memfd: the
  *                                      first retrieve must be refused (a
  *                                      cgroup limit); print its error,
  *                                      the cgroup's charges and the free
  *                                      pages of the pool then (shmem:
  *                                      the memory.current of luo-fill's
- *                                      cgroup, then and once retrieved),
- *                                      write "max" to FILE (the limit)
- *                                      and retrieve again in the same
+ *                                      cgroup and Committed_AS, then and
+ *                                      once retrieved), write VALUE
+ *                                      ("max": the limit) to FILE and
+ *                                      retrieve again in the same
  *                                      session
  *   --fault N                          with --check --huge: the retrieve's
  *                                      page cache insertion after the
@@ -201,8 +202,9 @@ static int cgroup;
 static int rehearsal;
 /* --noexec: a memfd made with MFD_NOEXEC_SEAL */
 static int noexec;
-/* --retry FILE: the cgroup limit to lift after a refused retrieve */
+/* --retry FILE[=VALUE]: the limit to lift after a refused retrieve */
 static const char *retry_path;
+static const char *retry_value = "max\n";
 /* --fault N: insertions into the page cache that succeed before one fails */
 static long fault_after = -1;
 
@@ -277,6 +279,27 @@ static void own_cgroup(char *cg, size_t len)
 }
 
 /* memory.current of luo-fill's own cgroup, in bytes (-1: not readable) */
+/* KEY's number in /proc/meminfo (kB), or -1 */
+static long long meminfo_kb(const char *key)
+{
+	size_t n = strlen(key);
+	long long v = -1;
+	char line[160];
+	FILE *f;
+
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, n) && line[n] == ':') {
+			v = strtoll(line + n + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
 static long long memcg_current(void)
 {
 	char cg[128], path[256];
@@ -803,7 +826,7 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	int threads, first_k = -1, seals, writable;
 	off_t pos;
 	const char *how;
-	char remap[64] = "", charges[400] = "", refused[160] = "";
+	char remap[64] = "", charges[400] = "", refused[256] = "";
 	struct statfs sf;
 	struct stat st;
 	double t0, t1;
@@ -832,11 +855,12 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 			snprintf(refused, sizeof(refused), "; retrieve refused (%s), %ld free pages then",
 				 strerror(err), pool_free(huge));
 		else
-			snprintf(refused, sizeof(refused), "; retrieve refused (%s), memory.current %lld then",
-				 strerror(err), memcg_current());
+			snprintf(refused, sizeof(refused),
+				 "; retrieve refused (%s), memory.current %lld then; Committed_AS %lld kB then",
+				 strerror(err), memcg_current(), meminfo_kb("Committed_AS"));
 		cgroup_charges("refused", charges, sizeof(charges));
-		if (retry_path && write_knob(retry_path, "max\n"))
-			return die("lift the cgroup limit");
+		if (retry_path && write_knob(retry_path, retry_value))
+			return die("lift the limit");
 	}
 	if (ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf)) {
 		int err = errno, again = 0;
@@ -860,8 +884,9 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	if (retry_path && !huge) {
 		size_t used = strlen(refused);
 
-		snprintf(refused + used, sizeof(refused) - used, "; memory.current %lld retrieved",
-			 memcg_current());
+		snprintf(refused + used, sizeof(refused) - used,
+			 "; memory.current %lld retrieved; Committed_AS %lld kB retrieved",
+			 memcg_current(), meminfo_kb("Committed_AS"));
 	}
 	if (fstat(rf.fd, &st))
 		return die("fstat");
@@ -991,7 +1016,7 @@ static int discard(int luo)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 64K|2M|32M|1G [--dense] [--pfns FILE] [--cgroup [--retry FILE]] [--fault N] [--rehearse]] [--noexec] <MiB>\n");
+	fprintf(stderr, "usage: luo-fill [--check | --gaps] [--seed S] [--session NAME] [--huge 64K|2M|32M|1G [--dense] [--pfns FILE] [--cgroup [--retry FILE[=VALUE]]] [--fault N] [--rehearse]] [--noexec] <MiB>\n");
 	return 2;
 }
 
@@ -1021,8 +1046,16 @@ int main(int argc, char **argv)
 			session = argv[++i];
 		else if (!strcmp(argv[i], "--pfns") && i + 2 < argc)
 			pfns_path = argv[++i];
-		else if (!strcmp(argv[i], "--retry") && i + 2 < argc)
+		else if (!strcmp(argv[i], "--retry") && i + 2 < argc) {
+			char *eq;
+
 			retry_path = argv[++i];
+			eq = strchr(argv[i], '=');
+			if (eq) {
+				*eq = '\0';
+				retry_value = eq + 1;
+			}
+		}
 		else if (!strcmp(argv[i], "--fault") && i + 2 < argc)
 			fault_after = strtol(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--huge") && i + 2 < argc) {

@@ -1179,6 +1179,7 @@ import purgatory_digest  # noqa: E402
 import fault_reserve  # noqa: E402
 import memfd_noexec  # noqa: E402
 import shmem_cgroup  # noqa: E402
+import shmem_overcommit  # noqa: E402
 import harness_selftest  # noqa: E402
 import mutants_spec  # noqa: E402
 ALL = harness_selftest.SCENARIOS + mutants_spec.SCENARIOS + ALL
@@ -1188,7 +1189,8 @@ ALL += (ext_coverage.SCENARIOS + giga_nodes.SCENARIOS + sparse_nodes.SCENARIOS
         + kunit_tool.SCENARIOS + distro.SCENARIOS + arm64.SCENARIOS + memfd_runs.SCENARIOS
         + purgatory_digest.SCENARIOS + fault_reserve.SCENARIOS + hugetlb_luo.SCENARIOS
         + corrupt_hugetlb.SCENARIOS + hugetlb_interop.SCENARIOS + hugetlb_cgroup.SCENARIOS
-        + hugetlb_fault.SCENARIOS + memfd_noexec.SCENARIOS + shmem_cgroup.SCENARIOS)
+        + hugetlb_fault.SCENARIOS + memfd_noexec.SCENARIOS + shmem_cgroup.SCENARIOS
+        + shmem_overcommit.SCENARIOS)
 
 # Scenarios repeated on the sanitizer kernel (KASAN, UBSAN, lockdep): every
 # one that boots our kernel first (the base-* ones boot the bare base), but
@@ -1289,7 +1291,8 @@ DEBUG_CI.append("deferred-memfd")
 # kernel verifies kexec signatures and has IMA (tests/purgatory_digest.py).
 # digest-ima runs with --full only (since 2026-12-06, for CI time: 150 s);
 # digest-signed, the other condition that keeps the digest, by default.
-for _n, _fn in corrupt_luo.DEBUG_SCENARIOS + purgatory_digest.DEBUG_SCENARIOS:
+for _n, _fn in (corrupt_luo.DEBUG_SCENARIOS + purgatory_digest.DEBUG_SCENARIOS
+               + shmem_overcommit.DEBUG_SCENARIOS):
     ALL.append(("debug-" + _n, debug(_n, _fn)))
     if _n != "digest-ima":
         DEBUG_CI.append(_n)

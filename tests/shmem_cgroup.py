@@ -43,31 +43,32 @@ DATA = (MIB << 20) - (64 << 12)
 RETRIEVED = re.compile(r"; memory\.current (\d+) retrieved")
 
 
-def boot(ctx, name, more=""):
+def boot(ctx, name, more="", limit="khot.shmem_memmax=%d" % MEMMAX):
     """Two generations, a 64 MiB shmem memfd filled in vm in gen 1 and
-    checked in gen 2 under memory.max; the checks both scenarios share.
-    Returns the checks and gen 2, or None."""
+    checked in gen 2 under @limit (memory.max unless told); the checks
+    the scenarios share. Returns the checks, gen 1 and gen 2 (None, None
+    when gen 2 was not reached)."""
     if not ctx.args.selftest_initrd:
         raise Skip("needs --selftest-initrd (luo-fill)")
     c = []
-    run = ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=%d khot.shmem_memmax=%d%s"
-                   % (MIB, MEMMAX, more), gens=2, mem="1G", initrd=ctx.args.selftest_initrd)
+    run = ctx.boot(name, "kho=on liveupdate=on khot.luo_mib=%d %s%s"
+                   % (MIB, limit, more), gens=2, mem="1G", initrd=ctx.args.selftest_initrd)
     reached = gen_checks(c, run, name, 2)
     kho_checks(c, name, reached)
     if len(reached) < 2:
-        return c, None
+        return c, None, None
     g1, g2 = reached
     check(c, "%s: gen 1 set up vm and preserved the %d MiB memfd in it" % (name, MIB),
           g1.fact("cgroup_setup") == "ok" and luo_filled(g1, MIB),
           "%s; %s" % (g1.fact("cgroup_setup"), g1.fact("luo_fill")))
     killed = g2.grep(r"Memory cgroup out of memory|oom-kill")
     check(c, "%s: gen 2: no OOM kill in vm" % name, not killed, "; ".join(killed)[:400])
-    return c, g2
+    return c, g1, g2
 
 
 def shmem_cgroup_memmax(ctx):
     name = "shmem-cgroup-memmax"
-    c, g2 = boot(ctx, name)
+    c, _, g2 = boot(ctx, name)
     if not g2:
         return c
     line = g2.fact("luo_check") or ""
@@ -96,7 +97,7 @@ def shmem_cgroup_memmax(ctx):
 
 def shmem_cgroup_finish(ctx):
     name = "shmem-cgroup-finish"
-    c, g2 = boot(ctx, name, " khot.shmem_finish=1")
+    c, _, g2 = boot(ctx, name, " khot.shmem_finish=1")
     if not g2:
         return c
     line = g2.fact("luo_check") or ""
