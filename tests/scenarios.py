@@ -6,6 +6,7 @@ import subprocess
 import threading
 from bisect import bisect_left
 
+import coverage
 import khovm
 
 GIB_KB = 1024 * 1024
@@ -358,6 +359,11 @@ def ranges_of(lines, kind=None):
     return out
 
 
+def in_ranges(ranges, addr):
+    """addr lies in one of the (start, size) ranges."""
+    return any(a <= addr < a + n for a, n in ranges)
+
+
 def overlaps(a, b):
     """Pairs of overlapping (start, size) ranges, a against b."""
     b = sorted(b)
@@ -405,6 +411,13 @@ def extension(ctx):
         check(c, "%s: gen %d previous kernel listed its preservations" % (name, g.index),
               prev.filestate.get("kho_out_preserved") == "ok" and pages and tree,
               "%d pages, %d tree pages" % (len(pages), len(tree)))
+        # a stretch may span a hole, but starts and ends in System RAM
+        ram = coverage.ram_ranges(g.files.get("iomem", []))
+        off = [(hex(a), hex(n)) for a, n in ext
+               if not (in_ranges(ram, a) and in_ranges(ram, a + n - 1))]
+        check(c, "%s: gen %d every stretch of kho/in/scratch_extended starts and ends in "
+              "System RAM" % (name, g.index), ram and ext and not off,
+              "%d of %d off, first %s" % (len(off), len(ext), off[:1]))
         hit = overlaps(ext, pages)
         check(c, "%s: gen %d no preserved page in extended scratch" % (name, g.index),
               not hit, "%d overlaps, first %s" % (len(hit), [tuple(map(hex, x)) for x in hit[0]] if hit else ""))
