@@ -278,7 +278,6 @@ static void own_cgroup(char *cg, size_t len)
 		fclose(f);
 }
 
-/* memory.current of luo-fill's own cgroup, in bytes (-1: not readable) */
 /* KEY's number in /proc/meminfo (kB), or -1 */
 static long long meminfo_kb(const char *key)
 {
@@ -300,6 +299,7 @@ static long long meminfo_kb(const char *key)
 	return v;
 }
 
+/* memory.current of luo-fill's own cgroup, in bytes (-1: not readable) */
 static long long memcg_current(void)
 {
 	char cg[128], path[256];
