@@ -826,7 +826,7 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 	int threads, first_k = -1, seals, writable;
 	off_t pos;
 	const char *how;
-	char remap[64] = "", charges[400] = "", refused[256] = "";
+	char remap[64] = "", charges[400] = "", refused[512] = "";
 	struct statfs sf;
 	struct stat st;
 	double t0, t1;
@@ -841,6 +841,8 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 		return 1;
 	if (retry_path || fault_after >= 0) {
 		/* --retry, --fault: refused first, and nothing of it may stay charged */
+		long long mc0 = memcg_current(), ca0 = meminfo_kb("Committed_AS");
+		long long sh0 = meminfo_kb("Shmem"), th0 = meminfo_kb("ShmemHugePages");
 		int err;
 
 		if (!ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf)) {
@@ -856,8 +858,9 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 				 strerror(err), pool_free(huge));
 		else
 			snprintf(refused, sizeof(refused),
-				 "; retrieve refused (%s), memory.current %lld then; Committed_AS %lld kB then",
-				 strerror(err), memcg_current(), meminfo_kb("Committed_AS"));
+				 "; retrieve refused (%s), memory.current %lld then; Committed_AS %lld kB then; Shmem %lld kB then; ShmemHugePages %lld kB then; before it: memory.current %lld, Committed_AS %lld kB, Shmem %lld kB, ShmemHugePages %lld kB",
+				 strerror(err), memcg_current(), meminfo_kb("Committed_AS"),
+				 meminfo_kb("Shmem"), meminfo_kb("ShmemHugePages"), mc0, ca0, sh0, th0);
 		cgroup_charges("refused", charges, sizeof(charges));
 		if (retry_path && write_knob(retry_path, retry_value))
 			return die("lift the limit");
@@ -885,8 +888,8 @@ static int check(int luo, uint64_t bytes, uint64_t seed)
 		size_t used = strlen(refused);
 
 		snprintf(refused + used, sizeof(refused) - used,
-			 "; memory.current %lld retrieved; Committed_AS %lld kB retrieved",
-			 memcg_current(), meminfo_kb("Committed_AS"));
+			 "; memory.current %lld retrieved; Committed_AS %lld kB retrieved; ShmemHugePages %lld kB retrieved",
+			 memcg_current(), meminfo_kb("Committed_AS"), meminfo_kb("ShmemHugePages"));
 	}
 	if (fstat(rf.fd, &st))
 		return die("fstat");
